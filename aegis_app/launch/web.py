@@ -1,0 +1,162 @@
+"""Web target: the API and the Flet dashboard in one FastAPI process.
+
+The browser holds only Flet's renderer. Each tab's ``APIClient`` calls the API
+in-process (``httpx.ASGITransport``), so its cookie jar never leaves Python; the
+browser holds the same session as an HttpOnly cookie, which a new Python session
+reads from the WebSocket handshake after a refresh or a server restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
+
+import flet as ft
+import flet.fastapi as flet_fastapi
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from aegis_app.api_client import APIClient
+from aegis_app.app import create_frontend_app
+from aegis_app.launch.flet_web_patches import mount_flet
+from aegis_app.metadata import app_metadata
+from aegis_app.target import API_TIMEOUT, Target
+from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings
+from backend.core.logging import configure_logging
+from backend.main import create_api
+
+log = logging.getLogger("aegis.web")
+
+# Only the ASGI transport sees this host. https, so that a cookie the backend marks
+# Secure (AEGIS_COOKIE_SECURE=always) is still sent back by httpx.
+IN_PROCESS_BASE_URL = "https://aegis.internal"
+
+handshake_token: ContextVar[str | None] = ContextVar("aegis_handshake_token", default=None)
+
+
+class HandshakeCookieReader:
+    """Reads ``aegis_session`` from the WebSocket upgrade into :data:`handshake_token`.
+
+    Flet does not pass cookies to ``main``, but ``main`` runs in a task created while
+    handling this connection, so it inherits the context variable set here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            handshake_token.set(_session_cookie(Headers(scope=scope).get("cookie", "")))
+        await self.app(scope, receive, send)
+
+
+def _session_cookie(header: str) -> str | None:
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(header)
+    except CookieError:
+        return None
+    morsel = cookies.get(SESSION_COOKIE)
+    return morsel.value if morsel else None
+
+
+class BrowserCookieStore:
+    """The session lives in the browser as an HttpOnly cookie.
+
+    Loading reads it from the WebSocket handshake. Saving a new token (after sign-in)
+    sends the browser through the one-time cookie hand-off on its next navigation, so an
+    HTTP response can set the cookie; JavaScript never sees the token.
+    """
+
+    description = "Browser cookie (HttpOnly, not readable by scripts)"
+
+    def __init__(self, api: APIClient, mount_path: str) -> None:
+        self._api = api
+        self._mount_path = mount_path
+        self._handshake = handshake_token.get()
+        self._handoff_pending = False
+
+    def load(self) -> str | None:
+        return self._handshake
+
+    async def save(self, token: str | None) -> None:
+        self._handoff_pending = token is not None and token != self._handshake
+        if token is None:
+            self._handshake = None
+
+    async def after_navigation(self, route: str) -> None:
+        if not self._handoff_pending:
+            return
+        self._handoff_pending = False
+        self._handshake = self._api.session_token
+        handoff = await self._api.post("/auth/handoff")
+        target = quote(self._mount_path + route, safe="/?=&")
+        await ft.UrlLauncher().launch_url(
+            f"{API_PREFIX}/auth/handoff/{handoff['code']}?next={quote(target, safe='/')}",
+            web_only_window_name="_self",
+        )
+
+
+def web_target(app: FastAPI, mount_path: str) -> Target:
+    def new_http_client(page: ft.Page) -> httpx.AsyncClient:
+        # The browser's address and agent, so the sessions list shows the real device.
+        transport = httpx.ASGITransport(app=app, client=(page.client_ip or "127.0.0.1", 0))
+        return httpx.AsyncClient(
+            transport=transport,
+            base_url=IN_PROCESS_BASE_URL,
+            headers={"user-agent": page.client_user_agent or "unknown browser"},
+            timeout=API_TIMEOUT,
+        )
+
+    def new_cookie_store(page: ft.Page, api: APIClient) -> BrowserCookieStore:
+        return BrowserCookieStore(api, mount_path)
+
+    return Target("web", new_http_client, new_cookie_store)
+
+
+@asynccontextmanager
+async def flet_app_manager(_: FastAPI) -> AsyncIterator[None]:
+    # Starlette never runs a mounted app's lifespan; without this, closed sessions
+    # would never be evicted.
+    await flet_fastapi.app_manager.start()
+    try:
+        yield
+    finally:
+        await flet_fastapi.app_manager.shutdown()
+
+
+def create_web_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    meta = app_metadata()
+    app = create_api(settings, hooks=[flet_app_manager])
+    flet_app = flet_fastapi.app(
+        create_frontend_app(web_target(app, meta.web_mount_path)),
+        app_name=meta.name,
+        app_short_name=meta.name,
+        app_description=meta.description,
+        no_cdn=True,  # CanvasKit from the wheel: no third-party CDN, works offline
+        session_timeout_seconds=settings.flet_session_timeout_seconds,
+    )
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{meta.web_mount_path}/")
+
+    mount_flet(app, flet_app, meta.web_mount_path, wrap=HandshakeCookieReader)
+    return app
+
+
+def serve(host: str, port: int, *, proxy_headers: bool = False) -> None:
+    settings = Settings()
+    configure_logging(settings, "serve")
+    app = create_web_app(settings)
+    log.info("serving http://%s:%s%s/", host, port, app_metadata().web_mount_path)
+    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_config=None)

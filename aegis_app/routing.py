@@ -1,0 +1,132 @@
+"""Route → view registry and the router that enforces sign-in and roles."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import flet as ft
+
+from aegis_app.api_client import SESSION_ENDED
+from aegis_app.state import SessionState
+from aegis_app.views.base import BaseView
+from aegis_app.views.registry import ROUTE_TO_VIEW, NotFoundView, SignInView
+
+log = logging.getLogger("aegis.routing")
+
+SIGN_IN_ROUTE = "/login"
+HOME_ROUTE = "/"
+
+
+def split_route(route: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(route or HOME_ROUTE)
+    path = "/" + parts.path.strip("/")
+    return path, dict(parse_qsl(parts.query))
+
+
+def safe_next(params: dict[str, str]) -> str:
+    """Where to go after sign-in: the asked-for in-app path, or home."""
+    route = params.get("next", "")
+    in_app = route.startswith("/") and not route.startswith("//") and "\\" not in route
+    return route if in_app else HOME_ROUTE
+
+
+def sign_in_route(next_route: str = HOME_ROUTE) -> str:
+    if split_route(next_route)[0] in (HOME_ROUTE, SIGN_IN_ROUTE):
+        return SIGN_IN_ROUTE
+    return f"{SIGN_IN_ROUTE}?{urlencode({'next': next_route})}"
+
+
+class Router:
+    """Shows the view for a route. All navigation goes through :meth:`show`.
+
+    ``go`` asks the client to push a history entry; the client answers with a
+    route-change event, which lands in :meth:`show`. ``show`` is also what the
+    connect handler and tests call directly.
+    """
+
+    def __init__(
+        self,
+        page: ft.Page,
+        state: SessionState,
+        routes: dict[str, type[BaseView]] | None = None,
+    ) -> None:
+        self.page = page
+        self.state = state
+        self.routes = routes if routes is not None else ROUTE_TO_VIEW
+        self.current: BaseView | None = None
+        self.current_route = ""
+
+    async def go(self, route: str) -> None:
+        if route == self.current_route:
+            return
+        await self.page.push_route(route)
+
+    async def on_route_change(self, event: ft.RouteChangeEvent) -> None:
+        await self.show(event.route)
+
+    async def show(self, route: str) -> None:
+        path, params = split_route(route)
+        view_class = self.routes.get(path, NotFoundView)
+        redirect = self._guard(view_class, route, params)
+        if redirect is not None:
+            await self.go(redirect)
+            # The client may still be on `redirect` already; show it either way.
+            path, params = split_route(redirect)
+            view_class = self.routes.get(path, NotFoundView)
+            route = redirect
+        await self._mount(view_class, route, params)
+
+    def _guard(self, view_class: type[BaseView], route: str, params: dict[str, str]) -> str | None:
+        if view_class.requires_auth and not self.state.signed_in:
+            return sign_in_route(next_route=route)
+        if view_class.redirect_when_signed_in and self.state.signed_in:
+            return safe_next(params)
+        return None
+
+    async def _mount(self, view_class: type[BaseView], route: str, params: dict[str, str]) -> None:
+        if self.current is not None:
+            await self.current.on_leave()
+        view = view_class(self.page, self.state, self)
+        self.current = view
+        self.current_route = route
+        self.page.title = f"{view.title} · Aegis"
+        self.page.views.clear()
+        self.page.views.append(view.build_page(route))
+        self.page.update()
+        await view.on_enter(params)
+        view.refresh_ui()
+        await self.state.cookie_store.after_navigation(route)
+
+    async def after_sign_in(self, params: dict[str, str]) -> None:
+        await self.go(safe_next(params))
+
+    async def sign_out(self) -> None:
+        await self.state.sign_out()
+        await self.go(SIGN_IN_ROUTE)
+
+    async def session_ended(self, notice: str = SESSION_ENDED) -> None:
+        """The server no longer knows our session: back to sign-in, saying why."""
+        if self.current is not None and not self.current.requires_auth:
+            return
+        self.state.session_ended(notice)
+        await self.go(sign_in_route(next_route=self.current_route))
+
+    async def on_reconnect(self) -> None:
+        """Check the session is still good, then refresh the active view (or sign in)."""
+        self.state.connected = True
+        if self.current is None:
+            return
+        if self.current.requires_auth and not await self.state.check_still_signed_in():
+            await self.session_ended()
+            return
+        await self.current.on_refresh()
+        self.current.refresh_ui()
+
+    async def close(self) -> None:
+        if self.current is not None:
+            await self.current.on_leave()
+            self.current = None
+
+
+__all__ = ["SIGN_IN_ROUTE", "Router", "SignInView", "split_route"]

@@ -1,0 +1,128 @@
+"""Per-session state: who is signed in, and the client that talks to the backend."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aegis_app.api_client import APIClient, APIError
+
+log = logging.getLogger("aegis.state")
+
+STATE_KEY = "session_state"
+
+
+class SessionCookieStore(Protocol):
+    """Where a target keeps the session cookie between Python sessions.
+
+    The web target keeps it in the browser (as an HttpOnly cookie), the desktop target
+    in the OS keyring. ``description`` is what Settings shows, in words.
+    """
+
+    @property
+    def description(self) -> str: ...
+
+    def load(self) -> str | None: ...
+
+    async def save(self, token: str | None) -> None: ...
+
+    async def after_navigation(self, route: str) -> None: ...
+
+
+@dataclass
+class CurrentUser:
+    id: int
+    email: str
+    full_name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> CurrentUser:
+        return cls(
+            id=int(data["id"]),
+            email=str(data["email"]),
+            full_name=str(data["full_name"]),
+            role=str(data["role"]),
+        )
+
+
+class SessionState:
+    """Lives at ``page.data["session_state"]`` for as long as the Flet session does."""
+
+    def __init__(self, api: APIClient, cookie_store: SessionCookieStore) -> None:
+        self.api = api
+        self.cookie_store = cookie_store
+        self.user: CurrentUser | None = None
+        self.notice: str | None = None
+        """A one-shot message for the next view, such as why the user was signed out."""
+        self.connected = True
+        api.on_session_cookie = cookie_store.save
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user is not None
+
+    async def restore(self) -> bool:
+        """Sign in silently from a stored cookie, if there is one that still works."""
+        token = self.cookie_store.load()
+        if not token:
+            return False
+        self.api.adopt_session_token(token)
+        try:
+            self.user = CurrentUser.from_api(await self.api.get_me_quietly())
+        except APIError as error:
+            if error.status == 401:
+                self.api.forget_session()
+                await self.cookie_store.save(None)
+            else:
+                self.notice = error.message
+            self.user = None
+        return self.user is not None
+
+    async def check_still_signed_in(self) -> bool:
+        """After a reconnect: is the session we had still valid on the server?"""
+        if self.user is None:
+            return False
+        try:
+            self.user = CurrentUser.from_api(await self.api.get("/auth/me"))
+        except APIError as error:
+            if error.status != 401:
+                return True  # the server is unreachable, not our session; keep the user
+            self.user = None
+        return self.user is not None
+
+    async def sign_in(self, email: str, password: str) -> None:
+        data = await self.api.post(
+            "/auth/login", {"email": email, "password": password}, needs_session=False
+        )
+        self.user = CurrentUser.from_api(data)
+
+    async def register(self, full_name: str, email: str, password: str) -> None:
+        data = await self.api.post(
+            "/auth/register",
+            {"full_name": full_name, "email": email, "password": password},
+            needs_session=False,
+        )
+        self.user = CurrentUser.from_api(data)
+
+    async def sign_out(self) -> None:
+        try:
+            await self.api.post("/auth/logout", needs_session=False)
+        except APIError as error:
+            log.info("sign-out request failed (%s); forgetting the session locally", error)
+        self.user = None
+        if self.api.session_token is not None:
+            self.api.forget_session()
+            await self.cookie_store.save(None)
+
+    def session_ended(self, notice: str) -> None:
+        self.user = None
+        self.notice = notice
+
+    async def close(self) -> None:
+        await self.api.aclose()

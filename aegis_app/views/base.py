@@ -1,0 +1,107 @@
+"""The view contract: build once, then ``on_enter`` / ``on_refresh`` / ``on_leave``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import flet as ft
+
+from aegis_app.api_client import APIError
+
+if TYPE_CHECKING:
+    from aegis_app.routing import Router
+    from aegis_app.state import SessionState
+
+log = logging.getLogger("aegis.views")
+
+
+class BaseView:
+    """One screen. A new instance is made every time its route is entered.
+
+    State that must outlive the view belongs in ``SessionState``; anything on ``self``
+    is gone once the user navigates away. Background work must be started with
+    :meth:`start_task` so that it is cancelled when the view is left or the session
+    closes.
+    """
+
+    route: ClassVar[str]
+    title: ClassVar[str]
+    requires_auth: ClassVar[bool] = True
+    admin_only: ClassVar[bool] = False
+    redirect_when_signed_in: ClassVar[bool] = False
+    """Sign-in and sign-up pages send a signed-in user on to where they were going."""
+    in_navigation: ClassVar[bool] = False
+    icon: ClassVar[ft.IconData | None] = None
+
+    def __init__(self, page: ft.Page, state: SessionState, router: Router) -> None:
+        self.page = page
+        self.state = state
+        self.router = router
+        self.params: dict[str, str] = {}
+        self._tasks: set[Future[Any]] = set()
+        self.error_text = ft.Text("", color=ft.Colors.ERROR, visible=False, selectable=True)
+
+    def build(self) -> ft.Control:
+        raise NotImplementedError
+
+    def build_page(self, route: str) -> ft.View:
+        """The whole page: signed-in views get the app shell around them."""
+        from aegis_app.views.shell import frame
+
+        return frame(self, route)
+
+    async def on_enter(self, params: dict[str, str]) -> None:
+        """Called once after the view is shown; load its data here."""
+
+    async def on_refresh(self) -> None:
+        """Called after a reconnect (reload, network blip): reload the data."""
+        await self.on_enter(self.params)
+
+    async def on_leave(self) -> None:
+        """Called when the view is replaced or the session closes."""
+        self.cancel_tasks()
+
+    def start_task(self, work: Callable[[], Awaitable[None]]) -> Future[None]:
+        """Run ``work`` in the background, tied to this view's life."""
+        future: Future[None] = self.page.run_task(work)
+        self._tasks.add(future)
+        future.add_done_callback(self._tasks.discard)
+        return future
+
+    @property
+    def running_tasks(self) -> int:
+        return sum(1 for task in self._tasks if not task.done())
+
+    def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
+
+    def show_error(self, message: str | None) -> None:
+        self.error_text.value = message or ""
+        self.error_text.visible = bool(message)
+
+    async def call_api(self, work: Awaitable[Any]) -> Any | None:
+        """Await an API call; on failure show its message in the view and return None."""
+        try:
+            result = await work
+        except APIError as error:
+            if error.status != 401:  # a 401 already sent the user to sign in
+                self.show_error(error.message)
+                self.refresh_ui()
+            return None
+        except asyncio.CancelledError:
+            raise
+        self.show_error(None)
+        return result
+
+    def refresh_ui(self) -> None:
+        """Push changes made outside an event handler (handlers update on return)."""
+        try:
+            self.page.update()
+        except RuntimeError:
+            log.debug("page gone before update")

@@ -1,0 +1,69 @@
+"""Settings, read from the environment (prefix ``AEGIS_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import PlatformDirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "Aegis"
+SESSION_COOKIE = "aegis_session"
+API_PREFIX = "/api/v1"
+
+
+def platform_dirs() -> PlatformDirs:
+    return PlatformDirs(APP_NAME, appauthor=False)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AEGIS_", env_file=".env", extra="ignore")
+
+    data_dir: Path | None = None
+    """Overrides the platform data directory; logs then go to ``<data_dir>/logs``."""
+    database_url: str | None = None
+    """Defaults to SQLite in the data directory."""
+
+    allow_registration: bool = False
+    """Sign-up is always open while no account exists; after that only when this is true."""
+
+    session_idle_minutes: int = Field(default=60 * 24 * 7, ge=1)
+    session_lifetime_days: int = Field(default=30, ge=1)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    """``auto`` marks the cookie Secure exactly when the request came over https."""
+
+    min_password_length: int = Field(default=10, ge=8)
+    login_failures_allowed: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    flet_session_timeout_seconds: int = Field(default=300, ge=10)
+    """How long a disconnected Flet session is kept for a reconnect before it is evicted."""
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir else Path(platform_dirs().user_data_dir)
+
+    @cached_property
+    def log_dir(self) -> Path:
+        if self.data_dir:
+            return self.data_dir / "logs"
+        return Path(platform_dirs().user_log_dir)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'aegis.db'}"
+
+    @property
+    def session_idle_timeout(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(days=self.session_lifetime_days)

@@ -1,0 +1,79 @@
+"""Server-side sessions: issue, resolve, end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from backend.core.config import Settings
+from backend.core.security import hash_token, new_session_token
+from backend.models import User, UserSession, utcnow
+
+# Writing last_seen on every request would turn every read into a write.
+LAST_SEEN_GRANULARITY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    session: UserSession
+
+
+def issue_session(
+    db: Session, settings: Settings, user: User, *, ip: str, user_agent: str
+) -> IssuedSession:
+    """Create a fresh session with a fresh token (never reuse one across sign-ins)."""
+    token = new_session_token()
+    now = utcnow()
+    row = UserSession(
+        user_id=user.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + settings.session_lifetime,
+        ip=ip[:64],
+        user_agent=user_agent[:400],
+    )
+    db.add(row)
+    db.flush()
+    return IssuedSession(token=token, session=row)
+
+
+def resolve_session(db: Session, settings: Settings, token: str) -> UserSession | None:
+    """The live session for a token, or None. Expired sessions are deleted on sight."""
+    row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    if row is None:
+        return None
+    now = utcnow()
+    if _is_expired(row, settings, now) or not row.user.is_active:
+        db.delete(row)
+        db.commit()
+        return None
+    if now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
+        row.last_seen_at = now
+        db.commit()
+    return row
+
+
+def _is_expired(row: UserSession, settings: Settings, now: datetime) -> bool:
+    return row.expires_at <= now or row.last_seen_at + settings.session_idle_timeout <= now
+
+
+def end_session(db: Session, row: UserSession) -> None:
+    db.delete(row)
+    db.commit()
+
+
+def delete_expired_sessions(db: Session, settings: Settings) -> int:
+    now = utcnow()
+    result = db.execute(
+        delete(UserSession).where(
+            (UserSession.expires_at <= now)
+            | (UserSession.last_seen_at <= now - settings.session_idle_timeout)
+        )
+    )
+    db.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
