@@ -63,7 +63,8 @@ class Router:
         await self.page.push_route(route)
 
     async def on_route_change(self, event: ft.RouteChangeEvent) -> None:
-        await self.show(event.route)
+        if event.route != self.current_route:  # already shown by a redirect in show()
+            await self.show(event.route)
 
     async def show(self, route: str) -> None:
         path, params = split_route(route)

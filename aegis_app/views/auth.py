@@ -41,7 +41,7 @@ class SignInView(BaseView):
 
     def build(self) -> ft.Control:
         self.email = ft.TextField(
-            label="Email", autofocus=True, keyboard_type=ft.KeyboardType.EMAIL
+            label="Email", autofocus=True
         )
         self.password = ft.TextField(
             label="Password", password=True, can_reveal_password=True, on_submit=self.submit
@@ -102,7 +102,7 @@ class RegisterView(BaseView):
 
     def build(self) -> ft.Control:
         self.full_name = ft.TextField(label="Full name", autofocus=True)
-        self.email = ft.TextField(label="Email", keyboard_type=ft.KeyboardType.EMAIL)
+        self.email = ft.TextField(label="Email")
         self.password = ft.TextField(
             label="Password",
             password=True,
