@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import flet as ft
 
 from aegis_app.api_client import APIError
 from aegis_app.views.base import BaseView
 
 FORM_WIDTH = 380
+
+
+def with_next(route: str, params: dict[str, str]) -> str:
+    """Carry the post-sign-in destination between the sign-in and sign-up pages."""
+    return f"{route}?{urlencode({'next': params['next']})}" if params.get("next") else route
 
 
 def _card(*controls: ft.Control) -> ft.Control:
@@ -73,7 +80,7 @@ class SignInView(BaseView):
         await self.password.focus()
 
     async def _to_register(self, _: ft.Event[ft.TextButton]) -> None:
-        await self.router.go("/register")
+        await self.router.go(with_next("/register", self.params))
 
     async def submit(self, _: ft.Event[ft.Control] | None = None) -> None:
         email, password = (self.email.value or "").strip(), self.password.value or ""
@@ -135,7 +142,7 @@ class RegisterView(BaseView):
             self.submit_button.disabled = True
 
     async def _to_sign_in(self, _: ft.Event[ft.TextButton]) -> None:
-        await self.router.go("/login")
+        await self.router.go(with_next("/login", self.params))
 
     async def submit(self, _: ft.Event[ft.Control] | None = None) -> None:
         full_name = (self.full_name.value or "").strip()

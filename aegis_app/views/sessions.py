@@ -108,7 +108,6 @@ class SessionsView(BaseView):
                             "End session",
                             on_click=end,
                             disabled=current,
-                            tooltip="Use Sign out to end this session" if current else None,
                         ),
                     ],
                 ),

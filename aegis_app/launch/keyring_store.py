@@ -1,0 +1,172 @@
+"""The desktop target keeps the session cookie in the OS keyring, nowhere else.
+
+The stored value is a small JSON object, ``{"v": 1, "token": "..."}``: well under the
+~1,280 characters Windows Credential Manager allows. Anything else found under our
+entry (corrupt, oversized, another version) is treated as no session and deleted.
+
+Without a usable keyring Aegis still works; the user signs in at every launch, nothing
+is written anywhere else (no plaintext fallback), and the sign-in view says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+log = logging.getLogger("aegis.desktop.keyring")
+
+SERVICE = "Aegis"
+ENTRY = "session"
+FORMAT_VERSION = 1
+MAX_STORED_CHARS = 1000
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,512}")
+
+# What a keyring call may raise: keyring's own errors, and on Windows a raw OSError
+# (for instance error 1783 for an oversized value).
+KEYRING_ERRORS = (keyring.errors.KeyringError, OSError)
+
+NOT_REMEMBERED = "Aegis cannot use this computer's keyring, so it will not remember your sign-in"
+
+
+def backend_name(backend: keyring.backend.KeyringBackend) -> str:
+    name = getattr(backend, "name", "") or type(backend).__name__
+    return str(name).removesuffix(" Keyring").strip() or type(backend).__name__
+
+
+def unavailable_reason(backend: keyring.backend.KeyringBackend) -> str | None:
+    """Why this backend cannot keep anything, in words; ``None`` if it looks usable."""
+    if type(backend).__module__ == "keyring.backends.fail":
+        return (
+            "no OS keyring was found (on Linux, a Secret Service such as GNOME Keyring "
+            "or KWallet must be running and unlocked)"
+        )
+    if type(backend).__module__ == "keyring.backends.null":
+        return "the keyring is switched off (null backend)"
+    return None
+
+
+def encode(token: str) -> str:
+    return json.dumps({"v": FORMAT_VERSION, "token": token}, separators=(",", ":"))
+
+
+def decode(value: str) -> str:
+    """The token in a stored value; ``ValueError`` saying what is wrong otherwise."""
+    if len(value) > MAX_STORED_CHARS:
+        raise ValueError(f"the stored value is {len(value)} characters, over {MAX_STORED_CHARS}")
+    try:
+        data: Any = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError("the stored value is not JSON") from exc
+    if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
+        raise ValueError("the stored value has an unknown format")
+    token = data.get("token")
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise ValueError("the stored value holds no valid session token")
+    return token
+
+
+class KeyringCookieStore:
+    """A :class:`~aegis_app.state.SessionCookieStore` backed by the OS keyring.
+
+    ``notice`` is what the sign-in view tells the user when the keyring cannot be used;
+    ``description`` is what Settings shows.
+    """
+
+    def __init__(
+        self,
+        backend: keyring.backend.KeyringBackend | None = None,
+        *,
+        service: str = SERVICE,
+        entry: str = ENTRY,
+    ) -> None:
+        self._backend = backend
+        self.service = service
+        self.entry = entry
+        self.problem: str | None = None
+        """Why nothing is kept, in words; ``None`` while the keyring works."""
+
+    @property
+    def backend(self) -> keyring.backend.KeyringBackend:
+        if self._backend is None:
+            self._backend = keyring.get_keyring()
+            self.problem = self.problem or unavailable_reason(self._backend)
+        return self._backend
+
+    @property
+    def description(self) -> str:
+        backend = self.backend
+        if self.problem:
+            return f"Not kept: {self.problem}"
+        return f"OS keyring ({backend_name(backend)})"
+
+    @property
+    def notice(self) -> str | None:
+        if self.problem is None:
+            return None
+        return f"{NOT_REMEMBERED}: {self.problem}."
+
+    def _give_up(self, action: str, error: BaseException) -> None:
+        self.problem = f"the keyring refused to {action} ({type(error).__name__}: {error})"
+        log.warning("session not kept in the keyring: %s", self.problem)
+
+    def load(self) -> str | None:
+        backend = self.backend
+        if self.problem:
+            log.info("no stored session: %s", self.problem)
+            return None
+        try:
+            value = backend.get_password(self.service, self.entry)
+        except KEYRING_ERRORS as error:
+            self._give_up("read the stored session", error)
+            return None
+        if value is None:
+            return None
+        try:
+            return decode(value)
+        except ValueError as error:
+            log.warning("ignoring and deleting the stored session: %s", error)
+            self._delete()
+            return None
+
+    async def save(self, token: str | None) -> None:
+        if self.backend is not None and self.problem:
+            return
+        await asyncio.to_thread(self._save, token)
+
+    def _save(self, token: str | None) -> None:
+        if token is None:
+            self._delete()
+            return
+        value = encode(token)
+        if len(value) > MAX_STORED_CHARS:
+            log.warning("session token too long for the keyring (%d characters)", len(value))
+            self._delete()
+            return
+        try:
+            self.backend.set_password(self.service, self.entry, value)
+        except KEYRING_ERRORS as error:
+            self._give_up("store the session", error)
+        else:
+            log.info("session stored in the keyring (%s)", backend_name(self.backend))
+
+    def _delete(self) -> None:
+        try:
+            if self.backend.get_password(self.service, self.entry) is None:
+                return
+            self.backend.delete_password(self.service, self.entry)
+        except keyring.errors.PasswordDeleteError:
+            return
+        except KEYRING_ERRORS as error:
+            self._give_up("delete the stored session", error)
+        else:
+            log.info("stored session deleted from the keyring")
+
+    async def after_navigation(self, route: str) -> None:
+        return None

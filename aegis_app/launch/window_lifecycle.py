@@ -1,0 +1,143 @@
+"""Opening and closing the native window, including on SIGTERM/SIGINT.
+
+``ft.run`` installs ``signal.signal`` handlers that only wake a web server, so in
+desktop mode a SIGTERM is swallowed and the window stays open. We run Flet in our own
+loop, replace those handlers once Flet has installed them, and close the window
+ourselves: politely first (``page.window.destroy()``), then by terminating the client
+process. When the client exits, ``ft.run_async`` returns and the caller stops the
+backend. A second signal kills the client at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import flet as ft
+import psutil
+from flet.utils import is_linux_server
+
+log = logging.getLogger("aegis.desktop.window")
+
+CLOSE_TIMEOUT = 3.0
+NO_DISPLAY = (
+    "Aegis cannot open its window: there is no graphical display (DISPLAY is not set). "
+    "Start it from a desktop session, or run `aegis serve` and use a browser."
+)
+
+
+def under_flet_run() -> bool:
+    """``flet run`` (hot reload) owns the window and restarts us with SIGTERM."""
+    return bool(os.environ.get("FLET_DISPLAY_URL_PREFIX"))
+
+
+def cannot_open_window() -> str | None:
+    """Why a native window cannot open here, in words; ``None`` if it can.
+
+    Without a display Flet silently serves a web page on port 8000 instead.
+    """
+    if under_flet_run():
+        return None
+    if os.environ.get("FLET_FORCE_WEB_SERVER") or is_linux_server():
+        return NO_DISPLAY
+    return None
+
+
+def client_processes() -> list[psutil.Process]:
+    """The Flet client is started as a direct child of this process (zombies excluded)."""
+    alive = []
+    for child in psutil.Process().children(recursive=False):
+        with contextlib.suppress(psutil.Error):
+            if child.status() != psutil.STATUS_ZOMBIE:
+                alive.append(child)
+    return alive
+
+
+def signal_clients(sig: signal.Signals) -> None:
+    for child in client_processes():
+        with contextlib.suppress(psutil.Error):
+            log.info("sending %s to the window process %d", sig.name, child.pid)
+            child.send_signal(sig)
+
+
+class WindowLifecycle:
+    def __init__(self) -> None:
+        self.page: ft.Page | None = None
+        self.quit_requested = False
+        self._closing: asyncio.Task[None] | None = None
+
+    def attach(self, page: ft.Page) -> None:
+        """Called at the start of ``main``: from now on the window can be closed politely."""
+        self.page = page
+        if self.quit_requested:  # the signal came while the window was still starting
+            self._closing = asyncio.get_running_loop().create_task(self.close_window())
+
+    async def run(self, main: Callable[[ft.Page], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        flet_task = asyncio.create_task(ft.run_async(main, view=ft.AppView.FLET_APP))
+        await asyncio.sleep(0)  # ft.run_async installs its signal handlers in its first step
+        installed = [] if under_flet_run() else self._install_signal_handlers(loop)
+        try:
+            await flet_task
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            if self._closing is not None and not self._closing.done():
+                self._closing.cancel()
+            await self._reap_clients()
+
+    def _install_signal_handlers(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> list[signal.Signals]:
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError):  # Windows: keep Flet's handlers
+                log.debug("cannot handle %s in the event loop on %s", sig.name, sys.platform)
+                continue
+            installed.append(sig)
+        return installed
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.quit_requested:
+            log.warning("%s received again: killing the window", sig.name)
+            signal_clients(signal.SIGKILL)
+            return
+        log.info("%s received: closing the window", sig.name)
+        self.quit_requested = True
+        self._closing = asyncio.get_running_loop().create_task(self.close_window())
+
+    async def close_window(self) -> None:
+        if self.page is not None:
+            try:
+                await asyncio.wait_for(self.page.window.destroy(), CLOSE_TIMEOUT)
+            except Exception as error:  # the client may exit before it answers
+                log.info("window close request ended with %s", type(error).__name__)
+        else:
+            signal_clients(signal.SIGTERM)
+        if not await _wait_for_clients_gone(CLOSE_TIMEOUT):
+            log.warning("the window did not close within %.0f s; terminating it", CLOSE_TIMEOUT)
+            signal_clients(signal.SIGTERM)
+
+    async def _reap_clients(self) -> None:
+        """Nothing of ours may outlive us: a client still running here is stopped."""
+        if not client_processes():
+            return
+        signal_clients(signal.SIGTERM)
+        if not await _wait_for_clients_gone(CLOSE_TIMEOUT):
+            signal_clients(signal.SIGKILL)
+
+
+async def _wait_for_clients_gone(timeout: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while client_processes():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
