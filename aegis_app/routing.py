@@ -71,7 +71,11 @@ class Router:
         view_class = self.routes.get(path, NotFoundView)
         redirect = self._guard(view_class, route, params)
         if redirect is not None:
-            await self.go(redirect)
+            # Claim the route first: the client answers push_route with a route-change
+            # event that can arrive while we wait, and must not mount the view again
+            # (a second mount would also swallow the one-shot ``state.notice``).
+            self.current_route = redirect
+            await self.page.push_route(redirect)
             # The client may still be on `redirect` already; show it either way.
             path, params = split_route(redirect)
             view_class = self.routes.get(path, NotFoundView)

@@ -71,6 +71,9 @@ class SessionState:
         """Sign in silently from a stored cookie, if there is one that still works."""
         token = self.cookie_store.load()
         if not token:
+            # Optional: a store that cannot keep sessions here (a desktop without an OS
+            # keyring) says why, and the sign-in view tells the user.
+            self.notice = self.notice or getattr(self.cookie_store, "notice", None)
             return False
         self.api.adopt_session_token(token)
         try:

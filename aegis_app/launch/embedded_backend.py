@@ -50,7 +50,9 @@ class EmbeddedBackend:
     def __init__(self, settings: Settings, *, start_timeout: float = 30.0) -> None:
         if settings.cookie_secure == "always":
             # A Secure cookie is never sent over http, not even to loopback.
-            log.warning("AEGIS_COOKIE_SECURE=always ignored: the desktop backend is http on loopback")
+            log.warning(
+                "AEGIS_COOKIE_SECURE=always ignored: the desktop backend is http on loopback"
+            )
             settings = settings.model_copy(update={"cookie_secure": "auto"})
         self.settings = settings
         self.start_timeout = start_timeout
@@ -129,7 +131,7 @@ class EmbeddedBackend:
         assert self._server is not None and self._sock is not None
         try:
             self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # noqa: BLE001 - reported by start(), not lost
+        except BaseException as exc:  # reported by start(), not lost
             self._crash = exc
 
     def _wait_until_started(self, catcher: _ErrorCatcher) -> None:

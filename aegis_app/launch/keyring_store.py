@@ -119,7 +119,7 @@ class KeyringCookieStore:
     def load(self) -> str | None:
         backend = self.backend
         if self.problem:
-            log.info("no stored session: %s", self.problem)
+            log.warning("%s", self.notice)
             return None
         try:
             value = backend.get_password(self.service, self.entry)

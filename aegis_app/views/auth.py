@@ -73,7 +73,8 @@ class SignInView(BaseView):
         status = await self.call_api(self.state.api.get("/auth/registration"))
         self.create_account.visible = bool(status and status.get("open"))
         if status and status.get("first_account"):
-            self.notice.value = "No account exists yet. Create the first one: it will be the admin."
+            first = "No account exists yet. Create the first one: it will be the admin."
+            self.notice.value = f"{self.notice.value}\n\n{first}" if self.notice.value else first
             self.notice.visible = True
 
     async def _focus_password(self, _: ft.Event[ft.TextField]) -> None:

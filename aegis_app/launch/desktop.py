@@ -1,0 +1,107 @@
+"""Desktop target: the shared view tree in a native Flet window, API in a thread.
+
+The window is one Flet session. Its ``APIClient`` talks HTTP to the embedded backend
+on ``127.0.0.1:<random port>`` with the launch secret; the session cookie is kept in
+the OS keyring between launches. Views, routing and state are the web target's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+
+import flet as ft
+import httpx
+
+from aegis_app.api_client import APIClient
+from aegis_app.app import SessionHandler, create_frontend_app
+from aegis_app.launch.desktop_self_test import self_test
+from aegis_app.launch.embedded_backend import (
+    BackendStartError,
+    EmbeddedBackend,
+    seconds_since_process_start,
+)
+from aegis_app.launch.keyring_store import KeyringCookieStore
+from aegis_app.launch.window_lifecycle import WindowLifecycle, cannot_open_window
+from aegis_app.metadata import app_metadata
+from aegis_app.target import API_TIMEOUT, Target
+from backend.core.config import Settings
+from backend.core.logging import configure_logging
+
+log = logging.getLogger("aegis.desktop")
+
+USER_AGENT = f"Aegis desktop ({platform.system() or 'unknown OS'})"
+
+__all__ = ["desktop_target", "run_desktop", "self_test"]
+
+
+def desktop_target(backend: EmbeddedBackend) -> Target:
+    def new_http_client(page: ft.Page) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=backend.base_url,
+            headers={**backend.auth_headers, "user-agent": USER_AGENT},
+            timeout=API_TIMEOUT,
+            trust_env=False,  # never send loopback traffic (and the secret) to a proxy
+        )
+
+    def new_cookie_store(page: ft.Page, api: APIClient) -> KeyringCookieStore:
+        return KeyringCookieStore()
+
+    return Target("desktop", new_http_client, new_cookie_store)
+
+
+def window_main(frontend_main: SessionHandler, lifecycle: WindowLifecycle) -> SessionHandler:
+    """The shared ``main`` with the window's title and size from ``flet.toml``."""
+    meta = app_metadata()
+
+    async def main(page: ft.Page) -> None:
+        lifecycle.attach(page)
+        log.info("window connected (%.3f s after process start)", seconds_since_process_start())
+        page.title = meta.window_title
+        page.window.width = meta.window_width
+        page.window.height = meta.window_height
+        page.window.min_width = meta.window_min_width
+        page.window.min_height = meta.window_min_height
+        # Sent now: when the first view redirects, push_route reaches the client before
+        # the first update, and window sizes set before it were then never applied.
+        page.update()
+        await frontend_main(page)
+        log.info(
+            "first view shown: %s (%.3f s after process start)",
+            page.title,
+            seconds_since_process_start(),
+        )
+
+    return main
+
+
+def run_desktop() -> int:
+    """``aegis desktop``: backend first (so the first view's data is ready), then the window."""
+    settings = Settings()
+    configure_logging(settings, "desktop")
+    problem = cannot_open_window()
+    if problem is not None:
+        log.error("%s", problem)
+        return 2
+    # GTK would otherwise start accessibility-bus processes that can outlive the window.
+    os.environ.setdefault("NO_AT_BRIDGE", "1")
+    backend = EmbeddedBackend(settings)
+    try:
+        backend.start()
+    except BackendStartError as error:
+        log.error("%s", error)
+        return 1
+    lifecycle = WindowLifecycle()
+    exit_code = 0
+    try:
+        frontend = create_frontend_app(desktop_target(backend))
+        asyncio.run(lifecycle.run(window_main(frontend, lifecycle)))
+        log.info("window closed%s", " on request" if lifecycle.quit_requested else "")
+    except Exception:
+        log.exception("the desktop window failed")
+        exit_code = 1
+    finally:
+        backend.stop()
+    return exit_code
