@@ -11,6 +11,7 @@ from aegis_app.api_client import APIClient
 from aegis_app.routing import Router
 from aegis_app.state import STATE_KEY, SessionState
 from aegis_app.target import Target
+from aegis_app.theme import load_theme, setup_theme
 
 log = logging.getLogger("aegis.app")
 
@@ -42,9 +43,9 @@ def create_frontend_app(target: Target) -> SessionHandler:
         page.on_connect = on_connect
         page.on_disconnect = on_disconnect
         page.on_close = on_close
-        page.theme_mode = ft.ThemeMode.LIGHT
-        page.theme = ft.Theme(color_scheme_seed=ft.Colors.INDIGO)
-        page.dark_theme = ft.Theme(color_scheme_seed=ft.Colors.INDIGO)
+        page.on_resize = router.on_resize
+        setup_theme(page)
+        await load_theme(page)
         await state.restore()
         await router.show(page.route)
 

@@ -10,7 +10,8 @@ import flet as ft
 from aegis_app.api_client import SESSION_ENDED
 from aegis_app.state import SessionState
 from aegis_app.views.base import BaseView
-from aegis_app.views.registry import ROUTE_TO_VIEW, NotFoundView, SignInView
+from aegis_app.views.registry import ROUTE_TO_VIEW, NotAllowedView, NotFoundView, SignInView
+from aegis_app.views.shell import is_narrow
 
 log = logging.getLogger("aegis.routing")
 
@@ -56,6 +57,7 @@ class Router:
         self.routes = routes if routes is not None else ROUTE_TO_VIEW
         self.current: BaseView | None = None
         self.current_route = ""
+        self._framed_narrow = False
 
     async def go(self, route: str) -> None:
         if route == self.current_route:
@@ -70,6 +72,8 @@ class Router:
         path, params = split_route(route)
         view_class = self.routes.get(path, NotFoundView)
         redirect = self._guard(view_class, route, params)
+        if redirect is None and view_class.admin_only and not self._is_admin():
+            view_class = NotAllowedView
         if redirect is not None:
             # Claim the route first: the client answers push_route with a route-change
             # event that can arrive while we wait, and must not mount the view again
@@ -81,6 +85,9 @@ class Router:
             view_class = self.routes.get(path, NotFoundView)
             route = redirect
         await self._mount(view_class, route, params)
+
+    def _is_admin(self) -> bool:
+        return self.state.user is not None and self.state.user.is_admin
 
     def _guard(self, view_class: type[BaseView], route: str, params: dict[str, str]) -> str | None:
         if view_class.requires_auth and not self.state.signed_in:
@@ -95,6 +102,7 @@ class Router:
         view = view_class(self.page, self.state, self)
         self.current = view
         self.current_route = route
+        self._framed_narrow = is_narrow(self.page)
         self.page.title = f"{view.title} · Aegis"
         self.page.views.clear()
         self.page.views.append(view.build_page(route))
@@ -105,6 +113,19 @@ class Router:
 
     async def after_sign_in(self, params: dict[str, str]) -> None:
         await self.go(safe_next(params))
+
+    async def on_resize(self, _: ft.PageResizeEvent) -> None:
+        """Re-frame the current view when the window crosses the narrow breakpoint."""
+        if is_narrow(self.page) != self._framed_narrow:
+            await self.reframe()
+
+    async def reframe(self) -> None:
+        """Rebuild the shell around the current view (its own controls are kept)."""
+        if self.current is None:
+            return
+        self._framed_narrow = is_narrow(self.page)
+        self.page.views[:] = [self.current.build_page(self.current_route)]
+        self.page.update()
 
     async def sign_out(self) -> None:
         await self.state.sign_out()

@@ -62,7 +62,7 @@ def backport_one_tab_per_session() -> None:
         return session
 
     get_session._aegis_one_tab_per_session = True  # type: ignore[attr-defined]
-    FletAppManager.get_session = get_session  # type: ignore[method-assign]
+    FletAppManager.get_session = get_session
 
 
 def mount_flet(outer: FastAPI, flet_app: FastAPI, mount_path: str, wrap: Any = None) -> None:

@@ -47,9 +47,7 @@ class SignInView(BaseView):
     redirect_when_signed_in = True
 
     def build(self) -> ft.Control:
-        self.email = ft.TextField(
-            label="Email", autofocus=True
-        )
+        self.email = ft.TextField(label="Email", autofocus=True)
         self.password = ft.TextField(
             label="Password", password=True, can_reveal_password=True, on_submit=self.submit
         )
@@ -78,7 +76,7 @@ class SignInView(BaseView):
             self.notice.visible = True
 
     async def _focus_password(self, _: ft.Event[ft.TextField]) -> None:
-        await self.password.focus()
+        await self.password.focus()  # type: ignore[no-untyped-call]
 
     async def _to_register(self, _: ft.Event[ft.TextButton]) -> None:
         await self.router.go(with_next("/register", self.params))

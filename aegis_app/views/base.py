@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import flet as ft
 
 from aegis_app.api_client import APIError
+from aegis_app.views.shell import frame
 
 if TYPE_CHECKING:
     from aegis_app.routing import Router
@@ -44,14 +45,20 @@ class BaseView:
         self.params: dict[str, str] = {}
         self._tasks: set[Future[Any]] = set()
         self.error_text = ft.Text("", color=ft.Colors.ERROR, visible=False, selectable=True)
+        self._body: ft.Control | None = None
+
+    @property
+    def body(self) -> ft.Control:
+        """The view's own controls, built once (a re-frame on resize keeps them)."""
+        if self._body is None:
+            self._body = self.build()
+        return self._body
 
     def build(self) -> ft.Control:
         raise NotImplementedError
 
     def build_page(self, route: str) -> ft.View:
         """The whole page: signed-in views get the app shell around them."""
-        from aegis_app.views.shell import frame
-
         return frame(self, route)
 
     async def on_enter(self, params: dict[str, str]) -> None:

@@ -1,3 +1,5 @@
+"""Pages for addresses that lead nowhere, or somewhere this user may not go."""
+
 from __future__ import annotations
 
 import flet as ft
@@ -5,10 +7,10 @@ import flet as ft
 from aegis_app.views.base import BaseView
 
 
-class NotFoundView(BaseView):
-    route = "/404"
-    title = "Not found"
-    requires_auth = False
+class _MessageView(BaseView):
+    heading: str
+    explanation: str
+    icon_name: ft.IconData
 
     def build(self) -> ft.Control:
         async def home(_: ft.Event[ft.TextButton]) -> None:
@@ -17,8 +19,26 @@ class NotFoundView(BaseView):
         return ft.Column(
             horizontal_alignment=ft.CrossAxisAlignment.CENTER,
             controls=[
-                ft.Text("Not found", size=32, weight=ft.FontWeight.BOLD),
-                ft.Text("There is no page at this address."),
+                ft.Icon(self.icon_name, size=48, color=ft.Colors.ON_SURFACE_VARIANT),
+                ft.Text(self.heading, size=32, weight=ft.FontWeight.BOLD),
+                ft.Text(self.explanation),
                 ft.TextButton("Go to the dashboard", on_click=home),
             ],
         )
+
+
+class NotFoundView(_MessageView):
+    route = "/404"
+    title = "Not found"
+    requires_auth = False
+    heading = "Not found"
+    explanation = "There is no page at this address."
+    icon_name = ft.Icons.TRAVEL_EXPLORE
+
+
+class NotAllowedView(_MessageView):
+    route = "/403"
+    title = "Not allowed"
+    heading = "Not allowed"
+    explanation = "This page is for administrators. Ask one if you need access."
+    icon_name = ft.Icons.LOCK_OUTLINE

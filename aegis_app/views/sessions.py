@@ -20,14 +20,31 @@ def _when(value: str) -> str:
 def describe_device(user_agent: str) -> str:
     ua = user_agent.lower()
     browser = next(
-        (name for key, name in (("edg/", "Edge"), ("firefox", "Firefox"), ("chrom", "Chrome"),
-                                ("safari", "Safari"), ("python-httpx", "Aegis desktop"))
-         if key in ua),
+        (
+            name
+            for key, name in (
+                ("edg/", "Edge"),
+                ("firefox", "Firefox"),
+                ("chrom", "Chrome"),
+                ("safari", "Safari"),
+                ("python-httpx", "Aegis desktop"),
+            )
+            if key in ua
+        ),
         "Unknown device",
     )
     system = next(
-        (name for key, name in (("windows", "Windows"), ("mac os", "macOS"), ("android", "Android"),
-                                ("iphone", "iOS"), ("linux", "Linux")) if key in ua),
+        (
+            name
+            for key, name in (
+                ("windows", "Windows"),
+                ("mac os", "macOS"),
+                ("android", "Android"),
+                ("iphone", "iOS"),
+                ("linux", "Linux"),
+            )
+            if key in ua
+        ),
         "",
     )
     return f"{browser} on {system}" if system else browser
@@ -70,10 +87,9 @@ class SessionsView(BaseView):
         current = bool(item.get("current"))
 
         async def end(_: ft.Event[ft.OutlinedButton]) -> None:
-            if await self.call_api(self.state.api.delete(f"/auth/sessions/{item['id']}")) is None:
-                if self.error_text.visible:
-                    return
-            await self.load()
+            await self.call_api(self.state.api.delete(f"/auth/sessions/{item['id']}"))
+            if not self.error_text.visible:
+                await self.load()
 
         title = describe_device(str(item.get("user_agent", "")))
         return ft.Card(

@@ -1,4 +1,4 @@
-"""The frame around every view: top bar and navigation rail when signed in."""
+"""The frame around every view: top bar, and navigation as a rail or, when narrow, a menu."""
 
 from __future__ import annotations
 
@@ -10,54 +10,86 @@ if TYPE_CHECKING:
     from aegis_app.views.base import BaseView
 
 CONTENT_PADDING = 24
+NARROW_BELOW = 720
+"""Window width (logical px) under which the rail collapses into a menu."""
+
+
+def is_narrow(page: ft.Page) -> bool:
+    width = page.width
+    return width is not None and float(width) < NARROW_BELOW
 
 
 def frame(view: BaseView, route: str) -> ft.View:
-    body = view.build()
+    body = view.body
     if not view.requires_auth or view.state.user is None:
         return ft.View(
             route=route,
-            controls=[body],
+            controls=[ft.Container(body, padding=16)],
             horizontal_alignment=ft.CrossAxisAlignment.CENTER,
             vertical_alignment=ft.MainAxisAlignment.CENTER,
-            scroll=ft.ScrollMode.AUTO,
         )
+    narrow = is_narrow(view.page)
+    content = ft.Column(
+        expand=True,
+        scroll=ft.ScrollMode.AUTO,
+        controls=[ft.Container(body, padding=CONTENT_PADDING if not narrow else 12)],
+    )
+    row: list[ft.Control] = [content]
+    if not narrow:
+        row = [_navigation_rail(view), ft.VerticalDivider(width=1), content]
     return ft.View(
         route=route,
-        appbar=_top_bar(view),
+        appbar=_top_bar(view, narrow),
         padding=0,
         controls=[
             ft.Row(
                 expand=True,
                 spacing=0,
                 vertical_alignment=ft.CrossAxisAlignment.STRETCH,
-                controls=[
-                    _navigation_rail(view),
-                    ft.VerticalDivider(width=1),
-                    ft.Column(
-                        expand=True,
-                        scroll=ft.ScrollMode.AUTO,
-                        controls=[ft.Container(body, padding=CONTENT_PADDING)],
-                    ),
-                ],
+                controls=row,
             )
         ],
     )
 
 
-def _top_bar(view: BaseView) -> ft.AppBar:
+def navigation_entries(view: BaseView) -> list[type[BaseView]]:
+    user = view.state.user
+    return [
+        cls
+        for cls in view.router.routes.values()
+        if cls.in_navigation and (not cls.admin_only or (user is not None and user.is_admin))
+    ]
+
+
+def _top_bar(view: BaseView, narrow: bool) -> ft.AppBar:
     user = view.state.user
     assert user is not None
 
-    async def sign_out(_: ft.Event[ft.Button]) -> None:
+    async def sign_out(_: ft.Event[ft.OutlinedButton]) -> None:
         await view.router.sign_out()
 
+    leading: ft.Control = ft.Icon(ft.Icons.SHIELD_OUTLINED)
+    if narrow:
+        leading = _menu(view)
     return ft.AppBar(
         title=ft.Text("Aegis", weight=ft.FontWeight.BOLD),
-        leading=ft.Icon(ft.Icons.SHIELD_OUTLINED),
+        leading=leading,
         bgcolor=ft.Colors.SURFACE_CONTAINER,
         actions=[
-            ft.Text(user.full_name, tooltip=user.email),
+            ft.Column(
+                tight=True,
+                spacing=0,
+                horizontal_alignment=ft.CrossAxisAlignment.END,
+                alignment=ft.MainAxisAlignment.CENTER,
+                controls=[
+                    ft.Text(user.full_name, weight=ft.FontWeight.W_600),
+                    ft.Text(
+                        "Administrator" if user.is_admin else "Viewer",
+                        size=12,
+                        color=ft.Colors.ON_SURFACE_VARIANT,
+                    ),
+                ],
+            ),
             ft.Container(width=12),
             ft.OutlinedButton("Sign out", icon=ft.Icons.LOGOUT, on_click=sign_out),
             ft.Container(width=12),
@@ -65,13 +97,22 @@ def _top_bar(view: BaseView) -> ft.AppBar:
     )
 
 
+def _menu(view: BaseView) -> ft.PopupMenuButton:
+    def item(cls: type[BaseView]) -> ft.PopupMenuItem:
+        async def navigate(_: ft.Event[ft.PopupMenuItem]) -> None:
+            await view.router.go(cls.route)
+
+        return ft.PopupMenuItem(
+            content=cls.title, icon=cls.icon, checked=isinstance(view, cls), on_click=navigate
+        )
+
+    return ft.PopupMenuButton(
+        icon=ft.Icons.MENU, tooltip="Menu", items=[item(cls) for cls in navigation_entries(view)]
+    )
+
+
 def _navigation_rail(view: BaseView) -> ft.NavigationRail:
-    user = view.state.user
-    entries = [
-        cls
-        for cls in view.router.routes.values()
-        if cls.in_navigation and (not cls.admin_only or (user is not None and user.is_admin))
-    ]
+    entries = navigation_entries(view)
     selected = next((i for i, cls in enumerate(entries) if isinstance(view, cls)), None)
 
     async def navigate(event: ft.Event[ft.NavigationRail]) -> None:
@@ -82,7 +123,8 @@ def _navigation_rail(view: BaseView) -> ft.NavigationRail:
     return ft.NavigationRail(
         selected_index=selected,
         label_type=ft.NavigationRailLabelType.ALL,
-        min_width=88,
+        min_width=96,
+        group_alignment=-0.95,
         destinations=[
             ft.NavigationRailDestination(icon=cls.icon, label=cls.title) for cls in entries
         ],

@@ -1,0 +1,122 @@
+"""Small building blocks shared by the views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import flet as ft
+import flet_charts as fch
+
+STATUS_STYLE: dict[str, tuple[ft.IconData, str, str]] = {
+    "healthy": (ft.Icons.CHECK_CIRCLE, ft.Colors.GREEN_700, "Healthy"),
+    "degraded": (ft.Icons.WARNING_AMBER_ROUNDED, ft.Colors.AMBER_800, "Degraded"),
+    "down": (ft.Icons.ERROR, ft.Colors.RED_700, "Down"),
+    "unknown": (ft.Icons.HELP_OUTLINE, ft.Colors.GREY_600, "Unknown"),
+}
+
+
+def status_style(status: str) -> tuple[ft.IconData, str, str]:
+    return STATUS_STYLE.get(status, STATUS_STYLE["unknown"])
+
+
+def page_header(title: str, subtitle: str = "", *trailing: ft.Control) -> ft.Control:
+    return ft.Row(
+        alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+        vertical_alignment=ft.CrossAxisAlignment.END,
+        wrap=True,
+        controls=[
+            ft.Column(
+                tight=True,
+                spacing=4,
+                controls=[
+                    ft.Text(title, size=28, weight=ft.FontWeight.BOLD),
+                    *([ft.Text(subtitle, color=ft.Colors.ON_SURFACE_VARIANT)] if subtitle else []),
+                ],
+            ),
+            ft.Row(list(trailing), tight=True, wrap=True),
+        ],
+    )
+
+
+def local_time(value: str | None, *, with_seconds: bool = False) -> str:
+    if not value:
+        return "never"
+    try:
+        moment = datetime.fromisoformat(value).astimezone()
+    except ValueError:
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def section_card(*controls: ft.Control, padding: int = 20) -> ft.Card:
+    return ft.Card(
+        elevation=1,
+        content=ft.Container(
+            padding=padding, content=ft.Column(tight=True, spacing=8, controls=list(controls))
+        ),
+    )
+
+
+class MetricChart:
+    """A titled line chart of the last ``window_minutes``; x is minutes relative to now."""
+
+    def __init__(self, title: str, unit: str, color: str, window_minutes: int = 60) -> None:
+        self.unit = unit
+        self.window_minutes = window_minutes
+        self.latest = ft.Text("-", size=20, weight=ft.FontWeight.W_600)
+        self.series = fch.LineChartData(
+            points=[],
+            color=color,
+            stroke_width=2,
+            curved=True,
+            prevent_curve_over_shooting=True,
+            below_line_bgcolor=ft.Colors.with_opacity(0.12, color),
+        )
+        self.chart = fch.LineChart(
+            data_series=[self.series],
+            min_x=-window_minutes,
+            max_x=0,
+            min_y=0,
+            height=150,
+            interactive=False,
+            horizontal_grid_lines=fch.ChartGridLines(
+                color=ft.Colors.with_opacity(0.15, ft.Colors.ON_SURFACE), width=1
+            ),
+            left_axis=fch.ChartAxis(label_size=44),
+            bottom_axis=fch.ChartAxis(
+                label_size=24,
+                labels=[
+                    fch.ChartAxisLabel(value=-window_minutes, label=f"-{window_minutes} min"),
+                    fch.ChartAxisLabel(value=-window_minutes // 2, label=f"-{window_minutes // 2}"),
+                    fch.ChartAxisLabel(value=0, label="now"),
+                ],
+            ),
+        )
+        self.control = section_card(
+            ft.Row(
+                alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+                controls=[ft.Text(title, weight=ft.FontWeight.W_600), self.latest],
+            ),
+            self.chart,
+            padding=16,
+        )
+
+    def set_points(self, points: Sequence[tuple[float, float]], fixed_max: float | None) -> None:
+        self.series.points = [
+            fch.LineChartDataPoint(x=round(x, 2), y=round(y, 2)) for x, y in points
+        ]
+        top = max((y for _, y in points), default=0.0)
+        self.chart.max_y = fixed_max if fixed_max is not None else _nice_ceiling(top)
+        self.latest.value = f"{points[-1][1]:.1f} {self.unit}" if points else "no data yet"
+
+
+def _nice_ceiling(value: float) -> float:
+    """A round axis top above ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10.0 ** len(str(int(value)))
+    for step in (0.1, 0.2, 0.25, 0.5, 1.0):
+        if value * 1.1 <= magnitude * step:
+            return magnitude * step
+    return magnitude

@@ -1,0 +1,208 @@
+"""Users (admins only): search, create, change role, deactivate and reactivate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+
+from aegis_app.views.base import BaseView
+from aegis_app.views.components import local_time, page_header, section_card
+
+PAGE_SIZE = 25
+
+
+class UsersView(BaseView):
+    route = "/users"
+    title = "Users"
+    admin_only = True
+    in_navigation = True
+    icon = ft.Icons.PEOPLE_OUTLINE
+
+    def build(self) -> ft.Control:
+        self.offset = 0
+        self.total = 0
+        self.search = ft.TextField(
+            label="Search users",
+            prefix_icon=ft.Icons.SEARCH,
+            width=320,
+            on_submit=self._search,
+        )
+        self.notice = ft.Text("", visible=False, selectable=True)
+        self.table = ft.DataTable(
+            expand=True,
+            columns=[
+                ft.DataColumn(label="Name"),
+                ft.DataColumn(label="Email"),
+                ft.DataColumn(label="Role"),
+                ft.DataColumn(label="Status"),
+                ft.DataColumn(label="Created"),
+                ft.DataColumn(label="Actions"),
+            ],
+            rows=[],
+        )
+        self.pager = ft.Text("")
+        self.previous = ft.TextButton("Previous", on_click=self._previous, disabled=True)
+        self.next = ft.TextButton("Next", on_click=self._next, disabled=True)
+        self.form = _CreateUserForm(self)
+        return ft.Column(
+            spacing=16,
+            controls=[
+                page_header(
+                    "Users",
+                    "Who can sign in, and what they may do.",
+                    self.search,
+                ),
+                self.error_text,
+                self.notice,
+                section_card(ft.Row([self.table], scroll=ft.ScrollMode.AUTO), padding=8),
+                ft.Row([self.previous, self.pager, self.next]),
+                self.form.control,
+            ],
+        )
+
+    async def on_enter(self, params: dict[str, str]) -> None:
+        self.params = params
+        await self.load()
+
+    async def load(self) -> None:
+        page: dict[str, Any] | None = await self.call_api(
+            self.state.api.get(
+                "/users", search=self.search.value or "", offset=self.offset, limit=PAGE_SIZE
+            )
+        )
+        if page is None:
+            return
+        self.total = int(page.get("total", 0))
+        self.table.rows = [self._row(user) for user in page.get("items", [])]
+        last = min(self.offset + PAGE_SIZE, self.total)
+        self.pager.value = f"{self.offset + 1 if self.total else 0}-{last} of {self.total}"
+        self.previous.disabled = self.offset == 0
+        self.next.disabled = last >= self.total
+
+    def say(self, message: str) -> None:
+        self.notice.value = message
+        self.notice.visible = bool(message)
+
+    async def _search(self, _: ft.Event[ft.TextField]) -> None:
+        self.offset = 0
+        await self.load()
+
+    async def _previous(self, _: ft.Event[ft.TextButton]) -> None:
+        self.offset = max(0, self.offset - PAGE_SIZE)
+        await self.load()
+
+    async def _next(self, _: ft.Event[ft.TextButton]) -> None:
+        self.offset += PAGE_SIZE
+        await self.load()
+
+    async def _update_user(self, user: dict[str, Any], change: dict[str, Any], done: str) -> None:
+        self.say("")
+        if await self.call_api(self.state.api.patch(f"/users/{user['id']}", change)) is not None:
+            self.say(done)
+        await self.load()
+
+    def _row(self, user: dict[str, Any]) -> ft.DataRow:
+        active = bool(user.get("is_active"))
+        is_admin = user.get("role") == "admin"
+
+        async def change_role(_: ft.Event[ft.TextButton]) -> None:
+            role = "viewer" if is_admin else "admin"
+            await self._update_user(
+                user,
+                {"role": role},
+                f"{user['full_name']} is now {'an admin' if role == 'admin' else 'a viewer'}.",
+            )
+
+        async def toggle_active(_: ft.Event[ft.TextButton]) -> None:
+            word = "reactivated" if not active else "deactivated; their sessions were ended"
+            await self._update_user(
+                user, {"is_active": not active}, f"{user['full_name']} was {word}."
+            )
+
+        return ft.DataRow(
+            cells=[
+                ft.DataCell(ft.Text(str(user.get("full_name", "")))),
+                ft.DataCell(ft.Text(str(user.get("email", "")))),
+                ft.DataCell(ft.Text("Admin" if is_admin else "Viewer")),
+                ft.DataCell(
+                    ft.Text(
+                        "Active" if active else "Deactivated",
+                        color=None if active else ft.Colors.ERROR,
+                    )
+                ),
+                ft.DataCell(ft.Text(local_time(user.get("created_at")))),
+                ft.DataCell(
+                    ft.Row(
+                        tight=True,
+                        controls=[
+                            ft.TextButton(
+                                "Make viewer" if is_admin else "Make admin", on_click=change_role
+                            ),
+                            ft.TextButton(
+                                "Deactivate" if active else "Reactivate", on_click=toggle_active
+                            ),
+                        ],
+                    )
+                ),
+            ]
+        )
+
+
+class _CreateUserForm:
+    """Inline form; the temporary password is shown once, right here."""
+
+    def __init__(self, view: UsersView) -> None:
+        self.view = view
+        self.full_name = ft.TextField(label="New user's full name", width=240)
+        self.email = ft.TextField(label="New user's email", width=260)
+        self.role = ft.Dropdown(
+            label="Role",
+            width=150,
+            value="viewer",
+            options=[
+                ft.DropdownOption(key="viewer", text="Viewer"),
+                ft.DropdownOption(key="admin", text="Admin"),
+            ],
+        )
+        self.password = ft.TextField(
+            label="Password (optional)",
+            password=True,
+            can_reveal_password=True,
+            width=240,
+            helper="Leave empty for a temporary one",
+        )
+        self.result = ft.Text("", selectable=True, visible=False)
+        self.control = section_card(
+            ft.Text("Create a user", size=16, weight=ft.FontWeight.W_600),
+            ft.Row(
+                wrap=True,
+                controls=[self.full_name, self.email, self.role, self.password],
+            ),
+            ft.Row([ft.FilledButton("Create user", on_click=self.submit)]),
+            self.result,
+        )
+
+    async def submit(self, _: ft.Event[ft.Button]) -> None:
+        body: dict[str, Any] = {
+            "full_name": (self.full_name.value or "").strip(),
+            "email": (self.email.value or "").strip(),
+            "role": self.role.value or "viewer",
+        }
+        if self.password.value:
+            body["password"] = self.password.value
+        if not body["full_name"] or not body["email"]:
+            self.view.show_error("Enter the new user's name and email.")
+            return
+        created = await self.view.call_api(self.view.state.api.post("/users", body))
+        if created is None:
+            return
+        temporary = created.get("temporary_password")
+        self.result.value = (
+            f"Created {created['user']['email']}. Temporary password (shown once): {temporary}"
+            if temporary
+            else f"Created {created['user']['email']} with the password you set."
+        )
+        self.result.visible = True
+        self.full_name.value = self.email.value = self.password.value = ""
+        await self.view.load()
