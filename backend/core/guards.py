@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.config import SESSION_COOKIE
@@ -58,7 +59,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -75,8 +76,12 @@ class BodySizeLimit:
                 )
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body parsing re-raises it as a 413 instead of
+    swallowing it into a 400 "error parsing the body"; plain ASGI apps leave it to us."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, detail=f"Request body is larger than {max_bytes} bytes.")
 
 
 def request_origin(scope: Scope, headers: Headers) -> str:

@@ -1,0 +1,41 @@
+"""Fixtures for the API tests: the real app, its lifespan, a real SQLite file in tmp_path.
+
+``api`` is a running app on the default settings; ``make_api(**overrides)`` starts one
+with other settings. Helpers live in ``api_helpers`` (a unique module name, so it imports
+the same way under ``pytest`` and ``python -m pytest``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_helpers import Api, MakeApi
+
+from backend.core.config import Settings
+from backend.main import create_api
+
+
+@pytest.fixture
+async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
+    async with AsyncExitStack() as stack:
+        count = 0
+
+        async def start(**overrides: Any) -> Api:
+            nonlocal count
+            count += 1
+            overrides.setdefault("data_dir", tmp_path / f"data{count}")
+            settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+            app = create_api(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return Api(app=app, settings=settings, stack=stack)
+
+        yield start
+
+
+@pytest.fixture
+async def api(settings: Settings, make_api: MakeApi) -> Api:
+    return await make_api(data_dir=settings.data_dir)

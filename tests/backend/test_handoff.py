@@ -1,0 +1,149 @@
+"""The one-time code that moves the session cookie into the browser."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from api_helpers import API, Api, FakeClock, cookie_attributes, session_cookie
+
+import backend.services.handoff as handoff_module
+from backend.models import utcnow
+from backend.services.handoff import HANDOFF_TTL_SECONDS
+
+HANDOFF = f"{API}/auth/handoff"
+
+
+async def new_code(client: httpx.AsyncClient) -> str:
+    response = await client.post(HANDOFF)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["expires_in"] == HANDOFF_TTL_SECONDS
+    code = body["code"]
+    assert isinstance(code, str) and len(code) >= 22
+    return code
+
+
+async def redeem(api: Api, code: str, next_path: str | None = None) -> httpx.Response:
+    browser = await api.client()
+    params = {} if next_path is None else {"next": next_path}
+    response = await browser.get(f"{HANDOFF}/{code}", params=params, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response
+
+
+async def test_handoff_sets_the_same_token_and_redirects(api: Api) -> None:
+    client, token = await api.signed_in(register=True)
+    code = await new_code(client)
+    assert token not in code
+    response = await redeem(api, code, "/dashboard/sessions")
+    assert response.headers["location"] == "/dashboard/sessions"
+    header = session_cookie(response)
+    assert header is not None
+    assert header.split(";", 1)[0] == f"aegis_session={token}"
+    attributes = cookie_attributes(header)
+    assert "httponly" in attributes and attributes["samesite"] == "lax"
+    # The browser now really is signed in with it.
+    browser = await api.client()
+    me = await browser.get(f"{API}/auth/me", headers={"cookie": f"aegis_session={token}"})
+    assert me.status_code == 200
+    assert api.session_count() == 1  # the same session, not a new one
+
+
+async def test_default_target_is_the_dashboard(api: Api) -> None:
+    client, _ = await api.signed_in(register=True)
+    response = await redeem(api, await new_code(client))
+    assert response.headers["location"] == "/dashboard/"
+    assert session_cookie(response) is not None
+
+
+async def test_code_works_once(api: Api) -> None:
+    client, _ = await api.signed_in(register=True)
+    code = await new_code(client)
+    assert session_cookie(await redeem(api, code)) is not None
+    second = await redeem(api, code, "/dashboard/x")
+    assert second.headers["location"] == "/dashboard/x"
+    assert session_cookie(second) is None
+    assert "set-cookie" not in second.headers
+
+
+async def test_codes_are_distinct(api: Api) -> None:
+    client, _ = await api.signed_in(register=True)
+    codes = {await new_code(client) for _ in range(5)}
+    assert len(codes) == 5
+
+
+async def test_unknown_code_sets_no_cookie(api: Api) -> None:
+    await api.signed_in(register=True)
+    response = await redeem(api, "not-a-real-code")
+    assert response.headers["location"] == "/dashboard/"
+    assert "set-cookie" not in response.headers
+
+
+async def test_overlong_code_is_refused(api: Api) -> None:
+    browser = await api.client()
+    response = await browser.get(f"{HANDOFF}/{'a' * 65}", follow_redirects=False)
+    assert response.status_code == 422
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("next_path", "location"),
+    [
+        ("//evil.example", "/dashboard/"),
+        ("//evil.example/dashboard/", "/dashboard/"),
+        ("https://evil.example", "/dashboard/"),
+        ("https://evil.example/dashboard/", "/dashboard/"),
+        ("/dashboardevil", "/dashboard/"),
+        ("/dashboard/\\evil.example", "/dashboard/"),
+        ("/\\evil.example", "/dashboard/"),
+        ("/api/v1/auth/me", "/dashboard/"),
+        ("", "/dashboard/"),
+        ("/dashboard", "/dashboard"),
+        ("/dashboard/settings?tab=2", "/dashboard/settings?tab=2"),
+    ],
+)
+async def test_next_only_goes_to_dashboard_pages(api: Api, next_path: str, location: str) -> None:
+    client, _ = await api.signed_in(register=True)
+    response = await redeem(api, await new_code(client), next_path)
+    assert response.headers["location"] == location
+    # A bad target still hands the cookie over, but only to our own page.
+    assert session_cookie(response) is not None
+
+
+async def test_expired_code_sets_no_cookie(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(handoff_module, "time", clock)
+    client, _ = await api.signed_in(register=True)
+    code = await new_code(client)
+    clock.advance(HANDOFF_TTL_SECONDS + 1)
+    response = await redeem(api, code)
+    assert "set-cookie" not in response.headers
+
+
+async def test_code_just_inside_its_lifetime_works(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(handoff_module, "time", clock)
+    client, _ = await api.signed_in(register=True)
+    code = await new_code(client)
+    clock.advance(HANDOFF_TTL_SECONDS - 0.5)
+    assert session_cookie(await redeem(api, code)) is not None
+
+
+async def test_code_of_a_signed_out_session_sets_no_cookie(api: Api) -> None:
+    client, _ = await api.signed_in(register=True)
+    code = await new_code(client)
+    assert (await client.post(f"{API}/auth/logout")).status_code == 200
+    response = await redeem(api, code)
+    assert "set-cookie" not in response.headers
+
+
+async def test_code_of_an_expired_session_sets_no_cookie(api: Api) -> None:
+    client, token = await api.signed_in(register=True)
+    code = await new_code(client)
+    api.update_session(token, expires_at=utcnow() - timedelta(seconds=1))
+    response = await redeem(api, code)
+    assert "set-cookie" not in response.headers

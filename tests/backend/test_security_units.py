@@ -1,0 +1,359 @@
+"""Unit tests: LoginThrottle, CookieHandoffStore, password hashing and the ASGI guards."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from api_helpers import FakeClock
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message
+
+import backend.core.security as security_module
+import backend.services.handoff as handoff_module
+from backend.core.guards import (
+    LAUNCH_SECRET_HEADER,
+    BodySizeLimit,
+    CrossSiteGuard,
+    LoopbackOnlyGuard,
+)
+from backend.core.security import (
+    LoginThrottle,
+    hash_password,
+    hash_token,
+    new_session_token,
+    tokens_equal,
+    verify_password,
+)
+from backend.services.handoff import CookieHandoffStore
+
+
+@pytest.fixture
+def security_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(security_module, "time", clock)
+    return clock
+
+
+@pytest.fixture
+def handoff_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(handoff_module, "time", clock)
+    return clock
+
+
+# --- LoginThrottle ---------------------------------------------------------------------
+
+
+def test_throttle_allows_until_the_limit(security_clock: FakeClock) -> None:
+    throttle = LoginThrottle(3, 60)
+    for _ in range(2):
+        throttle.record_failure("k")
+        assert throttle.retry_after("k") == 0
+    throttle.record_failure("k")
+    assert throttle.retry_after("k") == 61  # 60 s left, rounded up to whole seconds
+    assert throttle.retry_after("other") == 0
+
+
+def test_throttle_window_slides(security_clock: FakeClock) -> None:
+    throttle = LoginThrottle(2, 60)
+    throttle.record_failure("k")
+    security_clock.advance(40)
+    throttle.record_failure("k")
+    wait = throttle.retry_after("k")
+    assert wait == 21  # the first failure leaves the window 20 s from now
+    security_clock.advance(20)
+    assert throttle.retry_after("k") == 0  # the first one dropped out
+    throttle.record_failure("k")
+    assert throttle.retry_after("k") == 41
+
+
+def test_throttle_retry_after_is_positive_integer_just_before_release(
+    security_clock: FakeClock,
+) -> None:
+    throttle = LoginThrottle(1, 10)
+    throttle.record_failure("k")
+    security_clock.advance(9.999)
+    wait = throttle.retry_after("k")
+    assert isinstance(wait, int)
+    assert wait == 1
+    security_clock.advance(0.001)
+    assert throttle.retry_after("k") == 0
+
+
+def test_throttle_takes_the_longest_wait_over_keys(security_clock: FakeClock) -> None:
+    throttle = LoginThrottle(1, 100)
+    throttle.record_failure("a")
+    security_clock.advance(50)
+    throttle.record_failure("b")
+    assert throttle.retry_after("a") == 51
+    assert throttle.retry_after("a", "b") == 101
+    assert throttle.retry_after("b", "a") == 101
+
+
+def test_throttle_reset_clears_only_given_keys(security_clock: FakeClock) -> None:
+    throttle = LoginThrottle(1, 100)
+    throttle.record_failure("a", "b")
+    assert throttle.retry_after("a") > 0 and throttle.retry_after("b") > 0
+    throttle.reset("a", "never-seen")
+    assert throttle.retry_after("a") == 0
+    assert throttle.retry_after("b") > 0
+
+
+def test_throttle_with_real_clock() -> None:
+    throttle = LoginThrottle(2, 900)
+    throttle.record_failure("k")
+    throttle.record_failure("k")
+    assert 899 <= throttle.retry_after("k") <= 901
+
+
+# --- CookieHandoffStore ----------------------------------------------------------------
+
+
+def test_handoff_store_redeems_once(handoff_clock: FakeClock) -> None:
+    store = CookieHandoffStore()
+    code = store.create("the-token")
+    assert code != "the-token"
+    assert store.redeem(code) == "the-token"
+    assert store.redeem(code) is None
+
+
+def test_handoff_store_codes_are_random_and_independent(handoff_clock: FakeClock) -> None:
+    store = CookieHandoffStore()
+    first, second = store.create("t1"), store.create("t1")
+    assert first != second
+    assert len(first) >= 32
+    assert store.redeem(second) == "t1"
+    assert store.redeem(first) == "t1"
+
+
+def test_handoff_store_unknown_code(handoff_clock: FakeClock) -> None:
+    store = CookieHandoffStore()
+    store.create("t")
+    assert store.redeem("nope") is None
+    assert store.redeem("") is None
+
+
+def test_handoff_store_expiry(handoff_clock: FakeClock) -> None:
+    store = CookieHandoffStore(ttl_seconds=30)
+    code = store.create("t")
+    handoff_clock.advance(30)
+    assert store.redeem(code) == "t"  # exactly at the deadline still counts
+    late = store.create("u")
+    handoff_clock.advance(30.001)
+    assert store.redeem(late) is None
+
+
+def test_handoff_store_zero_ttl(handoff_clock: FakeClock) -> None:
+    store = CookieHandoffStore(ttl_seconds=0)
+    code = store.create("t")
+    handoff_clock.advance(0.001)
+    assert store.redeem(code) is None
+
+
+def test_handoff_store_does_not_keep_tokens_or_codes_in_the_clear(
+    handoff_clock: FakeClock,
+) -> None:
+    store = CookieHandoffStore()
+    code = store.create("t")
+    assert code not in store._pending
+    assert hash_token(code) in store._pending
+
+
+def test_handoff_store_drops_expired_codes_on_create(handoff_clock: FakeClock) -> None:
+    store = CookieHandoffStore(ttl_seconds=5)
+    for i in range(10):
+        store.create(f"t{i}")
+    handoff_clock.advance(6)
+    fresh = store.create("fresh")
+    assert len(store._pending) == 1
+    assert store.redeem(fresh) == "fresh"
+
+
+# --- passwords and tokens --------------------------------------------------------------
+
+
+def test_password_hashing() -> None:
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$")
+    assert "correct horse" not in stored
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("correct horse batterY", stored)
+    assert not verify_password("anything", None)
+    assert not verify_password("anything", "not-a-hash")
+    assert hash_password("same") != hash_password("same")  # salted
+
+
+def test_session_tokens() -> None:
+    tokens = {new_session_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(t) >= 43 for t in tokens)  # 32 bytes, base64url without padding
+    token = tokens.pop()
+    assert len(hash_token(token)) == 64
+    assert tokens_equal(token, token)
+    assert not tokens_equal(token, token[:-1] + ("A" if token[-1] != "A" else "B"))
+
+
+# --- LoopbackOnlyGuard -----------------------------------------------------------------
+
+
+async def hello(request: Request) -> Response:
+    return PlainTextResponse("hello")
+
+
+def tiny_app() -> Starlette:
+    return Starlette(routes=[Route("/", hello, methods=["GET", "POST"])])
+
+
+def client_for(app: ASGIApp, base_url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
+SECRET = "launch-secret-123"
+HOST = "127.0.0.1:8765"
+
+
+@pytest.fixture
+def loopback_app() -> LoopbackOnlyGuard:
+    return LoopbackOnlyGuard(tiny_app(), secret=SECRET, allowed_hosts=[HOST])
+
+
+async def test_loopback_guard_lets_its_window_in(loopback_app: LoopbackOnlyGuard) -> None:
+    async with client_for(loopback_app, f"http://{HOST}") as client:
+        response = await client.get("/", headers={LAUNCH_SECRET_HEADER: SECRET})
+    assert response.status_code == 200
+    assert response.text == "hello"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "headers", "detail"),
+    [
+        (f"http://{HOST}", {}, "Missing or wrong launch secret."),
+        (f"http://{HOST}", {LAUNCH_SECRET_HEADER: ""}, "Missing or wrong launch secret."),
+        (f"http://{HOST}", {LAUNCH_SECRET_HEADER: SECRET + "x"}, "Missing or wrong launch secret."),
+        (f"http://{HOST}", {LAUNCH_SECRET_HEADER: SECRET[:-1]}, "Missing or wrong launch secret."),
+        ("http://evil.example:8765", {LAUNCH_SECRET_HEADER: SECRET}, "Unknown host."),
+        ("http://127.0.0.1:9999", {LAUNCH_SECRET_HEADER: SECRET}, "Unknown host."),
+        ("http://localhost:8765", {LAUNCH_SECRET_HEADER: SECRET}, "Unknown host."),
+        ("http://evil.example", {}, "Unknown host."),
+    ],
+    ids=[
+        "no-secret",
+        "empty-secret",
+        "longer-secret",
+        "shorter-secret",
+        "rebound-host",
+        "other-port",
+        "unlisted-name",
+        "nothing-right",
+    ],
+)
+async def test_loopback_guard_refuses(
+    loopback_app: LoopbackOnlyGuard, base_url: str, headers: dict[str, str], detail: str
+) -> None:
+    async with client_for(loopback_app, base_url) as client:
+        response = await client.post("/", headers=headers)
+    assert response.status_code == 403
+    assert response.json() == {"detail": detail}
+    assert "hello" not in response.text
+
+
+async def run_websocket(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+    """Drive one WebSocket connect through ``app``; return what it sent."""
+    scope = {
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8765),
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
+    sent: list[Message] = []
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def accepting_ws_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+async def test_loopback_guard_websocket() -> None:
+    guard = LoopbackOnlyGuard(accepting_ws_app, secret=SECRET, allowed_hosts=[HOST])
+    good = [(b"host", HOST.encode()), (LAUNCH_SECRET_HEADER.encode(), SECRET.encode())]
+    assert (await run_websocket(guard, good))[0] == {"type": "websocket.accept"}
+    no_secret = [(b"host", HOST.encode())]
+    assert await run_websocket(guard, no_secret) == [{"type": "websocket.close", "code": 1008}]
+    wrong_host = [(b"host", b"evil.example"), (LAUNCH_SECRET_HEADER.encode(), SECRET.encode())]
+    assert await run_websocket(guard, wrong_host) == [{"type": "websocket.close", "code": 1008}]
+
+
+# --- CrossSiteGuard and BodySizeLimit on a plain ASGI app -------------------------------
+
+
+async def test_cross_site_guard_websocket() -> None:
+    guard = CrossSiteGuard(accepting_ws_app)
+    same = [(b"host", b"127.0.0.1:8765"), (b"origin", b"http://127.0.0.1:8765")]
+    assert (await run_websocket(guard, same))[0] == {"type": "websocket.accept"}
+    foreign = [(b"host", b"127.0.0.1:8765"), (b"origin", b"https://evil.example")]
+    assert await run_websocket(guard, foreign) == [{"type": "websocket.close", "code": 1008}]
+    # WebSockets are checked with or without a cookie.
+    null = [(b"host", b"127.0.0.1:8765"), (b"origin", b"null")]
+    assert await run_websocket(guard, null) == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_cross_site_guard_ignores_cookieless_requests() -> None:
+    guard = CrossSiteGuard(tiny_app())
+    async with client_for(guard, "http://testserver") as client:
+        response = await client.post("/", headers={"origin": "https://evil.example"})
+        assert response.status_code == 200
+        response = await client.post(
+            "/",
+            headers={"origin": "https://evil.example", "cookie": "aegis_session=abc"},
+        )
+        assert response.status_code == 403
+
+
+async def echo_length(request: Request) -> Response:
+    return PlainTextResponse(str(len(await request.body())))
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+async def test_body_size_limit_on_a_plain_app(streamed: bool) -> None:
+    app = BodySizeLimit(Starlette(routes=[Route("/", echo_length, methods=["POST"])]), 1024)
+
+    def body(size: int) -> bytes | object:
+        if not streamed:
+            return b"x" * size
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for start in range(0, size, 300):
+                yield b"x" * min(300, size - start)
+
+        return chunks()
+
+    async with client_for(app, "http://testserver") as client:
+        ok = await client.post("/", content=body(1024))  # type: ignore[arg-type]
+        assert ok.status_code == 200
+        assert ok.text == "1024"
+        big = await client.post("/", content=body(1025))  # type: ignore[arg-type]
+        assert big.status_code == 413
+        # Announced: the middleware answers in JSON. Streamed: the app's own
+        # HTTPException handler renders it (plain text in bare Starlette).
+        assert "Request body is larger than 1024 bytes." in big.text
+        assert big.text != "1025"
