@@ -14,8 +14,6 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.core.config import SESSION_COOKIE
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAUNCH_SECRET_HEADER = "x-aegis-launch-secret"
 
@@ -90,11 +88,14 @@ def request_origin(scope: Scope, headers: Headers) -> str:
 
 
 class CrossSiteGuard:
-    """403 for a cookie-carrying, state-changing request sent by another site.
+    """403 for a state-changing request sent by another site.
 
     SameSite=Lax still lets same-site (other subdomain) pages and top-level POSTs
     through in some browsers, so the Origin and Fetch Metadata headers are checked too.
-    WebSocket upgrades to the dashboard are checked the same way (no cross-site hijack).
+    Requests without a cookie are checked as well: a foreign page must not be able to
+    sign a browser into the attacker's account (login CSRF) either. Clients that are not
+    browsers send no Origin and pass. WebSocket upgrades to the dashboard are checked
+    the same way (no cross-site WebSocket hijacking).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -103,7 +104,7 @@ class CrossSiteGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             headers = Headers(scope=scope)
-            if SESSION_COOKIE in headers.get("cookie", "") and _is_cross_site(scope, headers):
+            if _is_cross_site(scope, headers):
                 await send_json_error(send, 403, "Cross-site request refused.")
                 return
         elif scope["type"] == "websocket":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, PASSWORD, Api, cookie_token, session_cookie
+from api_helpers import API, PASSWORD, Api, session_cookie
 
 ME = f"{API}/auth/me"
 LOGOUT = f"{API}/auth/logout"
@@ -83,9 +83,8 @@ async def test_safe_methods_are_not_checked(api: Api) -> None:
     assert response.status_code == 200
 
 
-async def test_login_without_cookie_from_another_site_is_not_blocked(api: Api) -> None:
-    """Documents current behaviour: the guard only looks at cookie-carrying requests,
-    so a foreign page can POST a sign-in (login CSRF) and the browser gets a cookie."""
+async def test_login_without_cookie_from_another_site_is_blocked(api: Api) -> None:
+    """Login CSRF: a foreign page must not sign the victim's browser into its account."""
     await api.register(await api.client())
     victim = await api.client()
     response = await victim.post(
@@ -93,8 +92,8 @@ async def test_login_without_cookie_from_another_site_is_not_blocked(api: Api) -
         json={"email": "admin@example.com", "password": PASSWORD},
         headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
     )
-    assert response.status_code == 200
-    assert cookie_token(response)
+    assert response.status_code == 403
+    assert session_cookie(response) is None
 
 
 async def test_login_with_cookie_from_another_site_is_blocked(api: Api) -> None:
