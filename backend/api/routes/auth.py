@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from backend.api.deps import (
     CurrentSession,
@@ -29,6 +30,8 @@ from backend.api.schemas import (
 from backend.core.config import SESSION_COOKIE, Settings
 from backend.core.security import hash_password, verify_password
 from backend.models import Role, User
+from backend.services import audit
+from backend.services.audit import AuditKind
 from backend.services.handoff import HANDOFF_TTL_SECONDS
 from backend.services.sessions import end_session, issue_session, resolve_session
 
@@ -37,7 +40,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 INVALID_CREDENTIALS = "Incorrect email or password."
 
 
-def set_session_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
+def set_session_cookie(
+    response: Response, request: Request, settings: Settings, token: str
+) -> None:
     secure = settings.cookie_secure == "always" or (
         settings.cookie_secure == "auto" and request.url.scheme == "https"
     )
@@ -95,13 +100,37 @@ def register(
         role=Role.ADMIN if first else Role.VIEWER,
     )
     db.add(user)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:  # a concurrent sign-up with the same email won the race
+        db.rollback()
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="An account with this email exists."
+        ) from None
     issued = issue_session(
         db, settings, user, ip=client_ip(request), user_agent=request.headers.get("user-agent", "")
+    )
+    audit.record(
+        db,
+        AuditKind.REGISTERED,
+        actor=user,
+        target=user.email,
+        ip=client_ip(request),
+        detail=f"Signed up as {user.role}.",
     )
     db.commit()
     set_session_cookie(response, request, settings, issued.token)
     return UserOut.model_validate(user)
+
+
+def _record_failure(
+    db: SessionDep, kind: str, user: User | None, email: str, request: Request, detail: str
+) -> None:
+    """Audit a refused sign-in now: the request fails, so nothing else commits it."""
+    audit.record(
+        db, kind, actor=user, actor_email=email, target=email, ip=client_ip(request), detail=detail
+    )
+    db.commit()
 
 
 @router.post("/login")
@@ -118,6 +147,14 @@ def login(
     email_key, ip_key = f"email:{email}", f"ip:{client_ip(request)}"
     wait = max(email_throttle.retry_after(email_key), ip_throttle.retry_after(ip_key))
     if wait:
+        _record_failure(
+            db,
+            AuditKind.SIGN_IN_THROTTLED,
+            None,
+            email,
+            request,
+            f"Refused after too many failures; retry in {wait} s.",
+        )
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"Too many failed sign-ins. Try again in {wait} seconds.",
@@ -127,21 +164,30 @@ def login(
     if not verify_password(body.password, user.password_hash if user else None) or user is None:
         email_throttle.record_failure(email_key)
         ip_throttle.record_failure(ip_key)
+        _record_failure(db, AuditKind.SIGN_IN_FAILED, user, email, request, "Wrong password.")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=INVALID_CREDENTIALS)
     if not user.is_active:
+        _record_failure(
+            db, AuditKind.SIGN_IN_FAILED, user, email, request, "The account is deactivated."
+        )
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
     email_throttle.reset(email_key)
     issued = issue_session(
         db, settings, user, ip=client_ip(request), user_agent=request.headers.get("user-agent", "")
     )
+    audit.record(db, AuditKind.SIGN_IN, actor=user, target=user.email, ip=client_ip(request))
     db.commit()
     set_session_cookie(response, request, settings, issued.token)
     return UserOut.model_validate(user)
 
 
 @router.post("/logout")
-def logout(current: CurrentSession, response: Response, db: SessionDep) -> Message:
-    end_session(db, current)
+def logout(
+    current: CurrentSession, request: Request, response: Response, db: SessionDep
+) -> Message:
+    user = current.user
+    audit.record(db, AuditKind.SIGN_OUT, actor=user, target=user.email, ip=client_ip(request))
+    end_session(db, current)  # commits the audit row with the deletion
     response.delete_cookie(SESSION_COOKIE, path="/")
     return Message(detail="Signed out.")
 
