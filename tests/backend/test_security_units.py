@@ -317,10 +317,14 @@ async def test_cross_site_guard_websocket() -> None:
     assert await run_websocket(guard, null) == [{"type": "websocket.close", "code": 1008}]
 
 
-async def test_cross_site_guard_ignores_cookieless_requests() -> None:
+async def test_cross_site_guard_checks_requests_with_and_without_cookie() -> None:
     guard = CrossSiteGuard(tiny_app())
     async with client_for(guard, "http://testserver") as client:
         response = await client.post("/", headers={"origin": "https://evil.example"})
+        assert response.status_code == 403
+        response = await client.post("/", headers={"origin": "http://testserver"})
+        assert response.status_code == 200
+        response = await client.post("/")  # not a browser: no Origin at all
         assert response.status_code == 200
         response = await client.post(
             "/",
