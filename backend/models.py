@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -76,3 +76,33 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(String(400), default="")
 
     user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class AuditEvent(Base):
+    """Who did what, when, from where. Kept when the actor's account is deleted."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    actor_email: Mapped[str] = mapped_column(String(320), default="")
+    target: Mapped[str] = mapped_column(String(320), default="", index=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class MetricSample(Base):
+    """One reading of the host and the app, taken by the scheduler."""
+
+    __tablename__ = "metric_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_percent: Mapped[float] = mapped_column(Float)
+    api_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    db_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)

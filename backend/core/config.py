@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    metrics_interval_seconds: int = Field(default=5, ge=1, le=3600)
+    """How often the scheduler samples CPU, memory and API/database latency."""
+    metrics_retention_hours: int = Field(default=24, ge=1, le=24 * 90)
+    """Samples older than this are deleted after each sampling run."""
+
     flet_session_timeout_seconds: int = Field(default=300, ge=10)
     """How long a disconnected Flet session is kept for a reconnect before it is evicted."""
 
@@ -63,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def session_idle_timeout(self) -> timedelta:
         return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def metrics_retention(self) -> timedelta:
+        return timedelta(hours=self.metrics_retention_hours)
 
     @property
     def session_lifetime(self) -> timedelta:
