@@ -8,12 +8,13 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import FastAPI
 
 from backend.api.errors import install_error_handlers
-from backend.api.routes import auth, health, sessions
+from backend.api.routes import account, audit, auth, health, sessions, system, users
 from backend.core.config import API_PREFIX, Settings
 from backend.core.db import make_engine, migrate, session_factory
 from backend.core.guards import BodySizeLimit, CrossSiteGuard
 from backend.core.security import LoginThrottle
 from backend.services.handoff import CookieHandoffStore
+from backend.services.scheduler import default_scheduler
 
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -31,8 +32,10 @@ def create_api(settings: Settings | None = None, *, hooks: Sequence[LifespanHook
         migrate(engine)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        app.state.scheduler = default_scheduler(app, app.state.session_factory, settings)
         try:
             async with AsyncExitStack() as stack:
+                await stack.enter_async_context(app.state.scheduler.run())
                 for hook in hooks:
                     await stack.enter_async_context(hook(app))
                 yield
@@ -49,7 +52,16 @@ def create_api(settings: Settings | None = None, *, hooks: Sequence[LifespanHook
     )
     app.state.handoffs = CookieHandoffStore()
     install_error_handlers(app)
-    for router in (health.router, auth.router, sessions.router):
+    routers = (
+        health.router,
+        auth.router,
+        account.router,
+        sessions.router,
+        users.router,
+        audit.router,
+        system.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(CrossSiteGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

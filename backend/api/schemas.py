@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 PASSWORD_MAX_LENGTH = 256  # argon2 of a megabyte-long password would be a cheap DoS
 
@@ -42,6 +43,8 @@ class SessionOut(BaseModel):
     expires_at: datetime
     ip: str
     user_agent: str
+    device: str
+    """The user agent in words, e.g. "Chrome on Linux" or "Aegis desktop"."""
     current: bool
 
 
@@ -58,3 +61,111 @@ class HandoffOut(BaseModel):
 
 class Message(BaseModel):
     detail: str
+
+
+class Ended(BaseModel):
+    ended: int
+    """How many sessions were ended."""
+
+
+RoleName = Literal["admin", "viewer"]
+
+
+def _strip_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    full_name: str = Field(min_length=1, max_length=200)
+    role: RoleName = "viewer"
+    password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+    """Left out: a temporary password is generated and shown once."""
+
+    _name = field_validator("full_name")(_strip_name)
+
+
+class UserCreated(BaseModel):
+    user: UserOut
+    temporary_password: str | None
+    """Only when the server generated the password; it is never shown again."""
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: RoleName | None = None
+    is_active: bool | None = None
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    _name = field_validator("full_name")(_strip_name)
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str = Field(min_length=1, max_length=200)
+
+    _name = field_validator("full_name")(_strip_name)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+
+
+class PasswordChanged(BaseModel):
+    detail: str
+    ended_sessions: int
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    kind: str
+    actor_id: int | None
+    actor_email: str
+    target: str
+    ip: str
+    detail: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class MetricSampleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    cpu_percent: float
+    memory_percent: float
+    api_latency_ms: float | None
+    db_latency_ms: float | None
+
+
+class MetricsOut(BaseModel):
+    interval_seconds: int
+    retention_hours: int
+    samples: list[MetricSampleOut]

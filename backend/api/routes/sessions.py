@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 
-from backend.api.deps import CurrentSession, SessionDep
-from backend.api.schemas import SessionOut
+from backend.api.deps import CurrentSession, SessionDep, client_ip
+from backend.api.paging import MAX_LIMIT, total_rows
+from backend.api.schemas import Ended, SessionOut
 from backend.models import UserSession
+from backend.services import audit
+from backend.services.audit import AuditKind
+from backend.services.devices import describe_device
+from backend.services.users import end_sessions
 
 router = APIRouter(prefix="/auth/sessions", tags=["sessions"])
 
+SESSIONS_DEFAULT_LIMIT = 100
+
 
 @router.get("")
-def list_sessions(current: CurrentSession, db: SessionDep) -> list[SessionOut]:
-    rows = db.scalars(
+def list_sessions(
+    current: CurrentSession,
+    db: SessionDep,
+    response: Response,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = SESSIONS_DEFAULT_LIMIT,
+) -> list[SessionOut]:
+    """A bare list (most recently used first); the total is in ``X-Total-Count``."""
+    query = (
         select(UserSession)
         .where(UserSession.user_id == current.user_id)
-        .order_by(UserSession.last_seen_at.desc())
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id)
     )
+    response.headers["X-Total-Count"] = str(total_rows(db, query))
+    rows = db.scalars(query.offset(offset).limit(limit))
     return [
         SessionOut(
             id=row.id,
@@ -27,17 +45,56 @@ def list_sessions(current: CurrentSession, db: SessionDep) -> list[SessionOut]:
             expires_at=row.expires_at,
             ip=row.ip,
             user_agent=row.user_agent,
+            device=describe_device(row.user_agent),
             current=row.id == current.id,
         )
         for row in rows
     ]
 
 
+@router.delete("")
+def end_other_sessions(
+    scope: Annotated[
+        Literal["others"], Query(description='Only "others": every session but this one.')
+    ],
+    request: Request,
+    current: CurrentSession,
+    db: SessionDep,
+) -> Ended:
+    user = current.user
+    ended = end_sessions(db, user.id, keep=current.id)
+    audit.record(
+        db,
+        AuditKind.SESSION_REVOKED,
+        actor=user,
+        target=user.email,
+        ip=client_ip(request),
+        detail=f"Signed out everywhere else: {ended} session(s) ended.",
+    )
+    db.commit()
+    return Ended(ended=ended)
+
+
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-def end_session(session_id: str, current: CurrentSession, db: SessionDep) -> Response:
+def end_session(
+    session_id: str, request: Request, current: CurrentSession, db: SessionDep
+) -> Response:
     row = db.get(UserSession, session_id)
     if row is None or row.user_id != current.user_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such session.")
+    user = current.user
+    audit.record(
+        db,
+        AuditKind.SESSION_REVOKED,
+        actor=user,
+        target=user.email,
+        ip=client_ip(request),
+        detail=(
+            "Ended this session."
+            if row.id == current.id
+            else f"Ended the session on {describe_device(row.user_agent)} ({row.ip or 'no IP'})."
+        ),
+    )
     db.delete(row)
     db.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

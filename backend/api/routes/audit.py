@@ -1,0 +1,41 @@
+"""The audit trail (administrators only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from backend.api.deps import AdminUser, SessionDep
+from backend.api.paging import Paging, fetch_page
+from backend.api.schemas import AuditEventOut, AuditPage
+from backend.services import audit
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("")
+def list_events(
+    admin: AdminUser,
+    db: SessionDep,
+    paging: Paging,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    user_id: Annotated[int | None, Query(ge=1)] = None,
+) -> AuditPage:
+    if kind and kind not in audit.KINDS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"Unknown kind {kind!r}. Known kinds: {', '.join(audit.KINDS)}.",
+        )
+    rows, total = fetch_page(db, audit.events_query(db, kind=kind, user_id=user_id), paging)
+    return AuditPage(
+        items=[AuditEventOut.model_validate(row) for row in rows],
+        total=total,
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+
+
+@router.get("/kinds")
+def list_kinds(admin: AdminUser) -> list[str]:
+    return list(audit.KINDS)

@@ -1,0 +1,92 @@
+"""System status and metric history, for any signed-in user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import anyio.from_thread
+from fastapi import APIRouter, Query, Request
+
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep
+from backend.api.schemas import MetricSampleOut, MetricsOut
+from backend.models import utcnow
+from backend.services import metrics
+from backend.services import status as judge
+from backend.services.scheduler import Scheduler, describe_error
+
+router = APIRouter(prefix="/system", tags=["system"])
+
+
+def _api(request: Request) -> judge.Component:
+    try:
+        latency = anyio.from_thread.run(metrics.measure_api_latency, request.app)
+    except Exception as exc:
+        return judge.api_component(None, describe_error(exc))
+    return judge.api_component(latency, None if latency is not None else "it did not answer 200")
+
+
+def _database(db: SessionDep) -> judge.Component:
+    dialect = db.get_bind().dialect.name
+    try:
+        latency = metrics.measure_db_latency(db)
+        size = metrics.database_size(db)
+    except Exception as exc:
+        db.rollback()
+        return judge.database_component(None, None, dialect=dialect, error=describe_error(exc))
+    return judge.database_component(latency, size, dialect=dialect)
+
+
+def _scheduler(request: Request) -> judge.Component:
+    scheduler: Scheduler | None = getattr(request.app.state, "scheduler", None)
+    now = utcnow()
+    if scheduler is None:
+        return judge.scheduler_component([], started_at=None, running=False, now=now)
+    return judge.scheduler_component(
+        scheduler.jobs, started_at=scheduler.started_at, running=scheduler.running, now=now
+    )
+
+
+def _host(db: SessionDep, settings: SettingsDep) -> judge.Component:
+    memory = metrics.read_host_memory()
+    # Prefer the scheduler's CPU figure: it covers a whole interval, a fresh call does not.
+    try:
+        latest = metrics.latest_sample(db)
+    except Exception:
+        db.rollback()
+        latest = None
+    fresh = timedelta(seconds=settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
+    if latest is not None and utcnow() - latest.at <= fresh:
+        cpu = latest.cpu_percent
+    else:
+        cpu = metrics.read_host().cpu_percent
+    reading = metrics.HostReading(cpu_percent=cpu, memory_percent=memory)
+    return judge.host_component(reading, metrics.read_disk(settings.resolved_data_dir))
+
+
+@router.get("/status")
+def system_status(
+    request: Request, user: CurrentUser, db: SessionDep, settings: SettingsDep
+) -> judge.SystemStatus:
+    components = [
+        _api(request),
+        _database(db),
+        _scheduler(request),
+        _host(db, settings),
+    ]
+    return judge.system_status(components, utcnow())
+
+
+@router.get("/metrics")
+def metric_history(
+    user: CurrentUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    minutes: Annotated[int, Query(ge=1, le=1440, description="How far back, 1 to 1440.")] = 60,
+) -> MetricsOut:
+    samples = metrics.samples_since(db, utcnow() - timedelta(minutes=minutes))
+    return MetricsOut(
+        interval_seconds=settings.metrics_interval_seconds,
+        retention_hours=settings.metrics_retention_hours,
+        samples=[MetricSampleOut.model_validate(s) for s in samples],
+    )

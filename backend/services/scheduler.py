@@ -1,0 +1,151 @@
+"""Periodic background jobs, run on the backend's own event loop.
+
+Each job runs once at start and then every ``interval_seconds``. Blocking work (the
+database, psutil) goes to a worker thread. A job that raises is logged and marked
+"failed"; the scheduler keeps going and tries it again next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+import anyio.to_thread
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.core.config import Settings
+from backend.models import utcnow
+from backend.services import metrics
+from backend.services.sessions import delete_expired_sessions
+
+log = logging.getLogger("aegis.scheduler")
+
+SESSION_CLEANUP_INTERVAL_SECONDS = 600
+METRICS_JOB = "metric sampling"
+SESSION_CLEANUP_JOB = "expired-session clean-up"
+
+JobFunc = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Job:
+    name: str
+    interval_seconds: float
+    func: JobFunc
+    last_run_at: datetime | None = None
+    last_outcome: str = "never run"
+    last_error: str | None = None
+    runs: int = 0
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception in words: its message, or its type when it has none."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else f"{name} (no message)"
+
+
+@dataclass
+class Scheduler:
+    jobs: list[Job]
+    started_at: datetime | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def job(self, name: str) -> Job:
+        return next(job for job in self.jobs if job.name == name)
+
+    @property
+    def running(self) -> bool:
+        return any(not task.done() for task in self._tasks)
+
+    async def run_once(self, job: Job) -> None:
+        """Run ``job`` now and record how it went; never raises (except cancellation)."""
+        try:
+            await job.func()
+        except Exception as exc:
+            job.last_outcome = "failed"
+            job.last_error = describe_error(exc)
+            log.exception("scheduled job %r failed", job.name)
+        else:
+            job.last_outcome = "ok"
+            job.last_error = None
+        finally:
+            job.last_run_at = utcnow()
+            job.runs += 1
+
+    async def _loop(self, job: Job) -> None:
+        while True:
+            await self.run_once(job)
+            await asyncio.sleep(job.interval_seconds)
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[Scheduler]:
+        """Run every job in the background until the block ends, then cancel them.
+
+        Plain asyncio tasks rather than an anyio task group, so the block may be entered
+        and left in different tasks (as test fixtures and some servers do).
+        """
+        self.started_at = utcnow()
+        self._tasks = [
+            asyncio.create_task(self._loop(job), name=f"aegis job: {job.name}") for job in self.jobs
+        ]
+        try:
+            yield self
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            self._tasks = []
+
+
+async def sample_metrics(app: FastAPI, factory: sessionmaker[Session], settings: Settings) -> None:
+    api_latency = await metrics.measure_api_latency(app)
+    host = await anyio.to_thread.run_sync(metrics.read_host)
+
+    def store() -> None:
+        with factory() as db:
+            metrics.store_sample(
+                db,
+                host,
+                api_latency_ms=api_latency,
+                retention=settings.metrics_retention,
+            )
+
+    await anyio.to_thread.run_sync(store)
+
+
+async def clean_up_sessions(factory: sessionmaker[Session], settings: Settings) -> None:
+    def clean() -> None:
+        with factory() as db:
+            ended = delete_expired_sessions(db, settings)
+        if ended:
+            log.info("deleted %d expired sessions", ended)
+
+    await anyio.to_thread.run_sync(clean)
+
+
+def default_scheduler(
+    app: FastAPI, factory: sessionmaker[Session], settings: Settings
+) -> Scheduler:
+    return Scheduler(
+        jobs=[
+            Job(
+                METRICS_JOB,
+                settings.metrics_interval_seconds,
+                partial(sample_metrics, app, factory, settings),
+            ),
+            Job(
+                SESSION_CLEANUP_JOB,
+                SESSION_CLEANUP_INTERVAL_SECONDS,
+                partial(clean_up_sessions, factory, settings),
+            ),
+        ]
+    )

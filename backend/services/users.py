@@ -1,0 +1,166 @@
+"""Managing accounts: create, change role/state/name, end sessions; the last-admin rule."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Select, delete, or_, select
+from sqlalchemy.orm import Session
+
+from backend.core.security import hash_password
+from backend.models import Role, User, UserSession
+from backend.services import audit
+from backend.services.audit import AuditKind
+
+TEMPORARY_PASSWORD_BYTES = 12  # 16 URL-safe characters
+LAST_ADMIN = (
+    "Aegis needs at least one active administrator, so this admin can't be demoted or deactivated."
+)
+
+
+class LastAdminError(Exception):
+    """The change would leave no active administrator."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a change, and from where (for the audit trail)."""
+
+    user: User
+    ip: str
+
+
+def new_temporary_password() -> str:
+    return secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def users_query(search: str | None) -> Select[User]:
+    """Users oldest first; ``search`` matches email or full name, ignoring case."""
+    query = select(User)
+    words = (search or "").strip()
+    if words:
+        pattern = f"%{_escape_like(words)}%"
+        query = query.where(
+            or_(
+                User.email.ilike(pattern, escape="\\"),
+                User.full_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return query.order_by(User.created_at.asc(), User.id.asc())
+
+
+def find_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(User.email == email.lower()))
+
+
+def end_sessions(db: Session, user_id: int, *, keep: str | None = None) -> int:
+    """Delete the user's sessions (all but ``keep``), in the caller's transaction."""
+    query = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    result = db.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _other_active_admins(db: Session, user: User) -> int:
+    # Lock the admin rows (PostgreSQL; SQLite serialises writers anyway) so two admins
+    # demoting each other at once cannot both succeed.
+    ids = db.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user.id)
+        .with_for_update()
+    ).all()
+    return len(ids)
+
+
+def create_user(
+    db: Session, by: Actor, *, email: str, full_name: str, role: str, password: str
+) -> User:
+    user = User(
+        email=email.lower(),
+        full_name=full_name,
+        password_hash=hash_password(password),
+        role=role,
+        is_active=True,
+    )
+    db.add(user)
+    db.flush()
+    audit.record(
+        db,
+        AuditKind.USER_CREATED,
+        actor=by.user,
+        target=user.email,
+        ip=by.ip,
+        detail=f"Created {user.full_name} as {role}.",
+    )
+    return user
+
+
+def update_user(
+    db: Session,
+    by: Actor,
+    user: User,
+    *,
+    role: str | None = None,
+    is_active: bool | None = None,
+    full_name: str | None = None,
+) -> None:
+    """Apply the changes with their audit rows.
+
+    Raises ``LastAdminError`` before changing anything if no active admin would be left.
+    """
+    demoting = role is not None and role != user.role and user.role == Role.ADMIN.value
+    deactivating = is_active is False and user.is_active
+    if (
+        (demoting or deactivating)
+        and user.role == Role.ADMIN.value
+        and user.is_active
+        and _other_active_admins(db, user) == 0
+    ):
+        raise LastAdminError(LAST_ADMIN)
+    if full_name is not None and full_name != user.full_name:
+        audit.record(
+            db,
+            AuditKind.PROFILE_UPDATED,
+            actor=by.user,
+            target=user.email,
+            ip=by.ip,
+            detail=f"Name changed from {user.full_name!r} to {full_name!r}.",
+        )
+        user.full_name = full_name
+    if role is not None and role != user.role:
+        audit.record(
+            db,
+            AuditKind.ROLE_CHANGED,
+            actor=by.user,
+            target=user.email,
+            ip=by.ip,
+            detail=f"Role changed from {user.role} to {role}.",
+        )
+        user.role = role
+    if is_active is not None and is_active != user.is_active:
+        user.is_active = is_active
+        if is_active:
+            audit.record(
+                db,
+                AuditKind.USER_REACTIVATED,
+                actor=by.user,
+                target=user.email,
+                ip=by.ip,
+                detail="Account reactivated.",
+            )
+        else:
+            ended = end_sessions(db, user.id)
+            audit.record(
+                db,
+                AuditKind.USER_DEACTIVATED,
+                actor=by.user,
+                target=user.email,
+                ip=by.ip,
+                detail=f"Account deactivated; {ended} session(s) ended.",
+            )
