@@ -57,6 +57,7 @@ class AuditView(BaseView):
         self.next = ft.TextButton("Older", on_click=self._older, disabled=True)
         return ft.Column(
             spacing=16,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
                 page_header("Audit log", "Sign-ins, sessions and changes, newest first."),
                 ft.Row([self.kind, self.user], wrap=True),

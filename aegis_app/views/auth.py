@@ -23,7 +23,12 @@ def _card(*controls: ft.Control) -> ft.Control:
         content=ft.Container(
             width=FORM_WIDTH,
             padding=28,
-            content=ft.Column(tight=True, spacing=14, controls=list(controls)),
+            content=ft.Column(
+                tight=True,
+                spacing=14,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+                controls=list(controls),
+            ),
         ),
     )
 

@@ -90,6 +90,7 @@ class BaseView:
 
     def show_error(self, message: str | None) -> None:
         self.error_text.value = message or ""
+        self.error_text.semantics_label = message or None
         self.error_text.visible = bool(message)
 
     async def call_api(self, work: Awaitable[Any]) -> Any | None:

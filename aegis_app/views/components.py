@@ -59,7 +59,11 @@ def section_card(*controls: ft.Control, padding: int = 20) -> ft.Card:
 
 
 class MetricChart:
-    """A titled line chart of the last ``window_minutes``; x is minutes relative to now."""
+    """A titled line chart of up to the last ``window_minutes``; x is minutes before now.
+
+    The x axis spans the data there is (at least a minute), so a server that started
+    five minutes ago shows five minutes across the card rather than a sliver at its edge.
+    """
 
     def __init__(self, title: str, unit: str, color: str, window_minutes: int = 60) -> None:
         self.unit = unit
@@ -73,9 +77,9 @@ class MetricChart:
             prevent_curve_over_shooting=True,
             below_line_bgcolor=ft.Colors.with_opacity(0.12, color),
         )
+        self.bottom_axis = fch.ChartAxis(label_size=28)
         self.chart = fch.LineChart(
             data_series=[self.series],
-            min_x=-window_minutes,
             max_x=0,
             min_y=0,
             height=150,
@@ -84,15 +88,9 @@ class MetricChart:
                 color=ft.Colors.with_opacity(0.15, ft.Colors.ON_SURFACE), width=1
             ),
             left_axis=fch.ChartAxis(label_size=44),
-            bottom_axis=fch.ChartAxis(
-                label_size=24,
-                labels=[
-                    fch.ChartAxisLabel(value=-window_minutes, label=f"-{window_minutes} min"),
-                    fch.ChartAxisLabel(value=-window_minutes // 2, label=f"-{window_minutes // 2}"),
-                    fch.ChartAxisLabel(value=0, label="now"),
-                ],
-            ),
+            bottom_axis=self.bottom_axis,
         )
+        self._set_span(float(window_minutes))
         self.control = section_card(
             ft.Row(
                 alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
@@ -102,13 +100,29 @@ class MetricChart:
             padding=16,
         )
 
+    def _set_span(self, minutes: float) -> None:
+        self.chart.min_x = -minutes
+        self.bottom_axis.labels = [
+            fch.ChartAxisLabel(value=-minutes, label=_minutes_ago(minutes)),
+            fch.ChartAxisLabel(value=-minutes / 2, label=_minutes_ago(minutes / 2)),
+            fch.ChartAxisLabel(value=0, label="now"),
+        ]
+
     def set_points(self, points: Sequence[tuple[float, float]], fixed_max: float | None) -> None:
         self.series.points = [
-            fch.LineChartDataPoint(x=round(x, 2), y=round(y, 2)) for x, y in points
+            fch.LineChartDataPoint(x=round(x, 3), y=round(y, 2)) for x, y in points
         ]
+        oldest = -min((x for x, _ in points), default=-1.0)
+        self._set_span(min(float(self.window_minutes), max(1.0, oldest)))
         top = max((y for _, y in points), default=0.0)
         self.chart.max_y = fixed_max if fixed_max is not None else _nice_ceiling(top)
         self.latest.value = f"{points[-1][1]:.1f} {self.unit}" if points else "no data yet"
+
+
+def _minutes_ago(minutes: float) -> str:
+    if minutes < 2:
+        return f"-{round(minutes * 60)} s"
+    return f"-{minutes:.0f} min"
 
 
 def _nice_ceiling(value: float) -> float:

@@ -59,6 +59,7 @@ class DashboardView(BaseView):
         }
         return ft.Column(
             spacing=18,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
                 page_header(
                     f"Welcome, {user.full_name if user else ''}", "Live system health", self.updated

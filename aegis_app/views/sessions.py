@@ -60,6 +60,7 @@ class SessionsView(BaseView):
         self.rows = ft.Column(spacing=8)
         return ft.Column(
             spacing=16,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
                 ft.Text("Sessions", size=28, weight=ft.FontWeight.BOLD),
                 ft.Text(

@@ -40,6 +40,7 @@ class SettingsView(BaseView):
         )
         return ft.Column(
             spacing=16,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
                 page_header("Settings", user.email if user else ""),
                 self.error_text,

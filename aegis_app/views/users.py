@@ -47,6 +47,7 @@ class UsersView(BaseView):
         self.form = _CreateUserForm(self)
         return ft.Column(
             spacing=16,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
                 page_header(
                     "Users",
