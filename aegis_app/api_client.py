@@ -74,8 +74,8 @@ class APIClient:
     async def patch(self, path: str, body: Any = None) -> Any:
         return await self.request("PATCH", path, json=body)
 
-    async def delete(self, path: str) -> Any:
-        return await self.request("DELETE", path)
+    async def delete(self, path: str, **params: Any) -> Any:
+        return await self.request("DELETE", path, params=params or None)
 
     async def request(
         self,

@@ -1,53 +1,13 @@
-"""The signed-in user's sessions, each of which can be ended."""
+"""The signed-in user's sessions: end one, or sign out everywhere else."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import flet as ft
 
 from aegis_app.views.base import BaseView
-
-
-def _when(value: str) -> str:
-    try:
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
-
-
-def describe_device(user_agent: str) -> str:
-    ua = user_agent.lower()
-    browser = next(
-        (
-            name
-            for key, name in (
-                ("edg/", "Edge"),
-                ("firefox", "Firefox"),
-                ("chrom", "Chrome"),
-                ("safari", "Safari"),
-                ("python-httpx", "Aegis desktop"),
-            )
-            if key in ua
-        ),
-        "Unknown device",
-    )
-    system = next(
-        (
-            name
-            for key, name in (
-                ("windows", "Windows"),
-                ("mac os", "macOS"),
-                ("android", "Android"),
-                ("iphone", "iOS"),
-                ("linux", "Linux"),
-            )
-            if key in ua
-        ),
-        "",
-    )
-    return f"{browser} on {system}" if system else browser
+from aegis_app.views.components import local_time, page_header, section_card
 
 
 class SessionsView(BaseView):
@@ -57,17 +17,22 @@ class SessionsView(BaseView):
     icon = ft.Icons.DEVICES_OUTLINED
 
     def build(self) -> ft.Control:
-        self.rows = ft.Column(spacing=8)
+        self.rows = ft.Column(spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        self.result = ft.Text("", visible=False)
+        self.end_others = ft.OutlinedButton(
+            "Sign out everywhere else", icon=ft.Icons.LOGOUT, on_click=self._end_others
+        )
         return ft.Column(
             spacing=16,
             horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
-                ft.Text("Sessions", size=28, weight=ft.FontWeight.BOLD),
-                ft.Text(
+                page_header(
+                    "Sessions",
                     "Everywhere you are signed in. End a session to sign that device out.",
-                    color=ft.Colors.ON_SURFACE_VARIANT,
+                    self.end_others,
                 ),
                 self.error_text,
+                self.result,
                 self.rows,
             ],
         )
@@ -83,6 +48,18 @@ class SessionsView(BaseView):
         if sessions is None:
             return
         self.rows.controls = [self._row(item) for item in sessions]
+        self.end_others.disabled = len(sessions) < 2
+
+    def say(self, message: str) -> None:
+        self.result.value = message
+        self.result.visible = bool(message)
+
+    async def _end_others(self, _: ft.Event[ft.OutlinedButton]) -> None:
+        ended = await self.call_api(self.state.api.delete("/auth/sessions", scope="others"))
+        if ended is not None:
+            count = int(ended.get("ended", 0))
+            self.say(f"Signed out {count} other session{'s' if count != 1 else ''}.")
+            await self.load()
 
     def _row(self, item: dict[str, Any]) -> ft.Control:
         current = bool(item.get("current"))
@@ -90,43 +67,41 @@ class SessionsView(BaseView):
         async def end(_: ft.Event[ft.OutlinedButton]) -> None:
             await self.call_api(self.state.api.delete(f"/auth/sessions/{item['id']}"))
             if not self.error_text.visible:
+                self.say(f"Ended the session on {item.get('device') or 'that device'}.")
                 await self.load()
 
-        title = describe_device(str(item.get("user_agent", "")))
-        return ft.Card(
-            content=ft.Container(
-                padding=16,
-                content=ft.Row(
-                    alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
-                    controls=[
-                        ft.Column(
-                            tight=True,
-                            spacing=2,
-                            controls=[
-                                ft.Row(
-                                    [
-                                        ft.Text(title, weight=ft.FontWeight.W_600),
-                                        *(
-                                            [ft.Text("This session", color=ft.Colors.PRIMARY)]
-                                            if current
-                                            else []
-                                        ),
-                                    ]
-                                ),
-                                ft.Text(
-                                    f"IP {item.get('ip') or 'unknown'} · started "
-                                    f"{_when(item['created_at'])} · last seen "
-                                    f"{_when(item['last_seen_at'])}",
-                                    color=ft.Colors.ON_SURFACE_VARIANT,
-                                ),
-                            ],
-                        ),
-                        ft.OutlinedButton(
-                            "End session",
-                            on_click=end,
-                            disabled=current,
-                        ),
-                    ],
-                ),
+        heading: list[ft.Control] = [
+            ft.Text(str(item.get("device") or "Unknown device"), weight=ft.FontWeight.W_600)
+        ]
+        if current:
+            heading.append(
+                ft.Container(
+                    ft.Text("This session", size=12, color=ft.Colors.ON_PRIMARY_CONTAINER),
+                    bgcolor=ft.Colors.PRIMARY_CONTAINER,
+                    border_radius=8,
+                    padding=ft.Padding.symmetric(horizontal=8, vertical=2),
+                )
             )
+        return section_card(
+            ft.Row(
+                alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+                wrap=True,
+                controls=[
+                    ft.Column(
+                        tight=True,
+                        spacing=2,
+                        controls=[
+                            ft.Row(heading, tight=True),
+                            ft.Text(
+                                f"IP {item.get('ip') or 'unknown'} · started "
+                                f"{local_time(item.get('created_at'))} · last seen "
+                                f"{local_time(item.get('last_seen_at'))}",
+                                color=ft.Colors.ON_SURFACE_VARIANT,
+                            ),
+                        ],
+                    ),
+                    ft.OutlinedButton("End session", on_click=end, visible=not current),
+                ],
+            ),
+            padding=16,
         )

@@ -121,6 +121,12 @@ class UsersView(BaseView):
                 user, {"is_active": not active}, f"{user['full_name']} was {word}."
             )
 
+        async def end_sessions(_: ft.Event[ft.TextButton]) -> None:
+            self.say("")
+            ended = await self.call_api(self.state.api.delete(f"/users/{user['id']}/sessions"))
+            if ended is not None:
+                self.say(f"Ended {ended.get('ended', 0)} session(s) of {user['full_name']}.")
+
         return ft.DataRow(
             cells=[
                 ft.DataCell(ft.Text(str(user.get("full_name", "")))),
@@ -143,6 +149,7 @@ class UsersView(BaseView):
                             ft.TextButton(
                                 "Deactivate" if active else "Reactivate", on_click=toggle_active
                             ),
+                            ft.TextButton("End sessions", on_click=end_sessions),
                         ],
                     )
                 ),
