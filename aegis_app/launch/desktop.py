@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import platform
+import signal
 
 import flet as ft
 import httpx
@@ -87,18 +88,26 @@ def run_desktop() -> int:
         return 2
     # GTK would otherwise start accessibility-bus processes that can outlive the window.
     os.environ.setdefault("NO_AT_BRIDGE", "1")
+    # Until the window's own handling is installed, SIGTERM stops us like Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     backend = EmbeddedBackend(settings)
     try:
         backend.start()
     except BackendStartError as error:
         log.error("%s", error)
         return 1
+    except KeyboardInterrupt:
+        log.info("stopped while the backend was starting")
+        backend.stop()
+        return 0
     lifecycle = WindowLifecycle()
     exit_code = 0
     try:
         frontend = create_frontend_app(desktop_target(backend))
         asyncio.run(lifecycle.run(window_main(frontend, lifecycle)))
         log.info("window closed%s", " on request" if lifecycle.quit_requested else "")
+    except KeyboardInterrupt:
+        log.info("stopped before the window was ready")
     except Exception:
         log.exception("the desktop window failed")
         exit_code = 1

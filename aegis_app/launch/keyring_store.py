@@ -87,6 +87,7 @@ class KeyringCookieStore:
         entry: str = ENTRY,
     ) -> None:
         self._backend = backend
+        self._checked = False
         self.service = service
         self.entry = entry
         self.problem: str | None = None
@@ -96,6 +97,8 @@ class KeyringCookieStore:
     def backend(self) -> keyring.backend.KeyringBackend:
         if self._backend is None:
             self._backend = keyring.get_keyring()
+        if not self._checked:
+            self._checked = True
             self.problem = self.problem or unavailable_reason(self._backend)
         return self._backend
 
@@ -136,7 +139,8 @@ class KeyringCookieStore:
             return None
 
     async def save(self, token: str | None) -> None:
-        if self.backend is not None and self.problem:
+        _ = self.backend  # find it (and whether it can keep anything) once
+        if self.problem:
             return
         await asyncio.to_thread(self._save, token)
 

@@ -95,6 +95,10 @@ class WindowLifecycle:
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
         installed = []
         for sig in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                # Flet's handler resets to SIG_DFL once it has run: a signal came in
+                # between Flet installing its handler and us replacing it.
+                self._on_signal(sig)
             try:
                 loop.add_signal_handler(sig, self._on_signal, sig)
             except (NotImplementedError, RuntimeError):  # Windows: keep Flet's handlers

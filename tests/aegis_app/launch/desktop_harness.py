@@ -1,0 +1,214 @@
+"""Process helpers and the ``DesktopApp`` driver used by the desktop-target fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[3]
+WINDOW_TIMEOUT = 40.0  # a cold first run unpacks the Flet client (64 MB) into ~/.flet
+FRAME_COLOURS = 50  # a blank window has 1-2 colours; the sign-in card several hundred
+NO_KEYRING_ENV = {"DBUS_SESSION_BUS_ADDRESS": "disabled:"}
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def pids_with_env(entry: str) -> list[int]:
+    """Live processes whose environment holds ``entry`` (e.g. our private bus address)."""
+    found = []
+    needle = entry.encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if needle in (proc / "environ").read_bytes().split(b"\0") and alive(int(proc.name)):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def stop_pids(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """SIGTERM, wait, SIGKILL what is left; returns what did not die on SIGTERM."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stubborn = [p for p in pids if alive(p)]
+    for pid in stubborn:
+        os.kill(pid, signal.SIGKILL)
+    return stubborn
+
+
+@dataclass
+class SecretService:
+    address: str
+    env: dict[str, str]
+
+
+def reset_keyring_caches() -> None:
+    """keyring caches the chosen backend and the list of viable ones, per process."""
+    import keyring.backend
+    import keyring.core
+
+    keyring.core._keyring_backend = None
+    vars(keyring.backend.get_all_keyring).pop("saved_result", None)
+
+
+def run_tool(*args: str, display: str, check: bool = True) -> str:
+    result = subprocess.run(
+        args, capture_output=True, text=True, env={**os.environ, "DISPLAY": display}, timeout=20
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args[0]} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+class DesktopApp:
+    """``python -m aegis_app desktop`` under Xvfb, one launch at a time."""
+
+    def __init__(self, display: str, data_dir: Path, env: dict[str, str]) -> None:
+        self.display = display
+        self.data_dir = data_dir
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.seen_pids: set[int] = set()
+        self.output = data_dir.parent / "desktop-output.txt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "logs" / "aegis-desktop.log"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
+
+    def launch(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+        env |= {
+            "DISPLAY": self.display,
+            "AEGIS_DATA_DIR": str(self.data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+        }
+        with self.output.open("ab") as out:
+            self.started_at = time.monotonic()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "aegis_app", "desktop"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def _remember_children(self) -> None:
+        assert self.process is not None
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        self.seen_pids.update(child.pid for child in children)
+
+    def window(self, title: str, timeout: float = WINDOW_TIMEOUT) -> str:
+        """Wait until a window with exactly this title shows a drawn frame; its id."""
+        deadline = time.monotonic() + timeout
+        pattern = "^" + re.escape(title.split(" ")[0])
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"the app exited ({self.process.returncode})\n{self.tail()}")
+            self._remember_children()
+            found = run_tool(
+                "xdotool", "search", "--name", pattern, display=self.display, check=False
+            )
+            for wid in found.split():
+                name = run_tool("xdotool", "getwindowname", wid, display=self.display, check=False)
+                if name == title and self.colours(wid) > FRAME_COLOURS:
+                    return wid
+            time.sleep(0.05)
+        raise AssertionError(f"no window titled {title!r} within {timeout} s\n{self.tail()}")
+
+    def colours(self, wid: str) -> int:
+        out = run_tool(
+            "import", "-window", wid, "-format", "%k", "info:", display=self.display, check=False
+        )
+        return int(out) if out.isdigit() else 0
+
+    def screenshot(self, wid: str, path: Path) -> int:
+        time.sleep(0.5)  # let the last frame settle
+        run_tool("import", "-window", wid, str(path), display=self.display)
+        return self.colours(wid)
+
+    def focus(self, wid: str) -> None:
+        run_tool("xdotool", "mousemove", "--window", wid, "5", "5", display=self.display)
+        run_tool("xdotool", "windowfocus", "--sync", wid, display=self.display)
+
+    def type(self, text: str) -> None:
+        run_tool("xdotool", "type", "--delay", "40", text, display=self.display)
+        time.sleep(0.3)
+
+    def key(self, *keys: str) -> None:
+        for key in keys:
+            run_tool("xdotool", "key", key, display=self.display)
+            time.sleep(0.2)
+
+    def click(self, wid: str, x: int, y: int) -> None:
+        run_tool(
+            "xdotool",
+            "mousemove",
+            "--window",
+            wid,
+            str(x),
+            str(y),
+            "click",
+            "1",
+            display=self.display,
+        )
+
+    def width(self, wid: str) -> int:
+        info = run_tool("xwininfo", "-id", wid, display=self.display)
+        return int(re.search(r"Width: (\d+)", info).group(1))  # type: ignore[union-attr]
+
+    def terminate(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Signal the app and wait; returns its exit code."""
+        assert self.process is not None
+        self._remember_children()
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the app did not exit {timeout} s after {sig.name}") from None
+
+    def leftovers(self) -> list[int]:
+        deadline = time.monotonic() + 3
+        while any(alive(p) for p in self.seen_pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return sorted(p for p in self.seen_pids if alive(p))
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.output.read_text(errors="replace") if self.output.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        stop_pids([p for p in self.seen_pids if alive(p)], timeout=2)

@@ -1,0 +1,106 @@
+"""The real native window under Xvfb, driven with xdotool like a person would."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from desktop_harness import NO_KEYRING_ENV, SecretService
+
+from aegis_app.launch.keyring_store import ENTRY, SERVICE
+
+NAME, EMAIL, PASSWORD = "Ada Lovelace", "ada@example.com", "correct horse battery"
+SIGN_IN, REGISTER, DASHBOARD = "Sign in · Aegis", "Create account · Aegis", "Dashboard · Aegis"
+TABS_FROM_EMAIL_TO_CREATE_ACCOUNT = 3  # Email → Password → Sign in → Create account
+SIGN_OUT_FROM_RIGHT, SIGN_OUT_Y = 75, 28  # the top bar's "Sign out" button
+
+
+def create_first_account(app: Any, wid: str) -> None:
+    """From the sign-in view (Email has the focus), through "Create account"."""
+    app.focus(wid)
+    app.key(*["Tab"] * TABS_FROM_EMAIL_TO_CREATE_ACCOUNT, "Return")
+    wid = app.window(REGISTER, timeout=10)
+    app.type(NAME)
+    app.key("Tab")
+    app.type(EMAIL)
+    app.key("Tab")
+    app.type(PASSWORD)
+    app.key("Return")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def assert_clean_exit(app: Any) -> None:
+    assert app.terminate() == 0, app.tail()
+    assert not app.leftovers(), "the window or a helper outlived the app"
+    assert "backend stopped" in app.log_text()
+
+
+@pytest.mark.desktop
+@pytest.mark.keyring
+def test_session_survives_relaunch_in_the_os_keyring(
+    desktop_app: Any, secret_service: SecretService, fresh_keyring: Any, artifacts_dir: Path
+) -> None:
+    app = desktop_app(secret_service.env)
+    app.launch()
+    wid = app.window(SIGN_IN)
+    assert app.width(wid) == 1200, "window size from flet.toml"
+    assert app.screenshot(wid, artifacts_dir / "desktop-sign-in.png") > 50
+    create_first_account(app, wid)
+    wid = app.window(DASHBOARD, timeout=15)
+    app.screenshot(wid, artifacts_dir / "desktop-dashboard.png")
+
+    stored = fresh_keyring.get_password(SERVICE, ENTRY)
+    assert stored is not None, "the session was not stored in the keyring"
+    assert set(json.loads(stored)) == {"v", "token"} and len(stored) < 1000
+    assert_clean_exit(app)
+
+    app.launch()  # no password typed: the session comes back from the keyring
+    wid = app.window(DASHBOARD)
+    app.screenshot(wid, artifacts_dir / "desktop-restored-session.png")
+    app.click(wid, app.width(wid) - SIGN_OUT_FROM_RIGHT, SIGN_OUT_Y)
+    app.window(SIGN_IN, timeout=10)
+    assert wait_for(lambda: fresh_keyring.get_password(SERVICE, ENTRY) is None), (
+        "sign-out left the session in the keyring"
+    )
+    assert_clean_exit(app)
+
+
+@pytest.mark.desktop
+def test_without_a_keyring_the_app_works_and_says_so(desktop_app: Any, artifacts_dir: Path) -> None:
+    app = desktop_app(NO_KEYRING_ENV)
+    app.launch()
+    wid = app.window(SIGN_IN)
+    assert app.screenshot(wid, artifacts_dir / "desktop-no-keyring.png") > 50
+    assert "will not remember your sign-in" in app.log_text()
+    create_first_account(app, wid)
+    app.window(DASHBOARD, timeout=15)
+    assert_clean_exit(app)
+
+    app.launch()  # nothing was kept: back to sign-in
+    app.window(SIGN_IN)
+    assert_clean_exit(app)
+    kept = {p.name for p in app.data_dir.iterdir()}
+    assert kept <= {"aegis.db", "aegis.db-wal", "aegis.db-shm", "logs"}, kept
+
+
+@pytest.mark.desktop
+def test_sigint_while_the_window_starts_leaves_nothing_behind(desktop_app: Any) -> None:
+    import signal
+
+    app = desktop_app(NO_KEYRING_ENV)
+    app.launch()
+    assert wait_for(lambda: "backend ready" in app.log_text(), timeout=30)
+    assert app.terminate(signal.SIGINT) == 0, app.tail()
+    assert not app.leftovers()

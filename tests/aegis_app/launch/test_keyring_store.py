@@ -1,0 +1,192 @@
+"""KeyringCookieStore against an in-memory keyring (the boundary double), and the
+session surviving a new backend port through it.
+
+The real Secret Service is covered by the ``keyring``-marked tests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyring.compat import properties
+from keyring.errors import KeyringError, PasswordDeleteError
+
+from aegis_app.api_client import APIClient
+from aegis_app.launch.desktop import desktop_target
+from aegis_app.launch.embedded_backend import EmbeddedBackend
+from aegis_app.launch.keyring_store import (
+    ENTRY,
+    MAX_STORED_CHARS,
+    SERVICE,
+    KeyringCookieStore,
+    encode,
+)
+from aegis_app.state import SessionState
+from backend.core.config import SESSION_COOKIE, Settings
+
+TOKEN = "A" * 43
+
+
+class InMemoryKeyringDouble(KeyringBackend):
+    """A test double for the OS keyring: a dict, optionally failing like a real one."""
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        raise RuntimeError("a test double is never chosen by keyring's discovery")
+
+    def __init__(self, fail_with: BaseException | None = None) -> None:
+        super().__init__()
+        self.values: dict[tuple[str, str], str] = {}
+        self.fail_with = fail_with
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self._maybe_fail()
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._maybe_fail()
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._maybe_fail()
+        if self.values.pop((service, username), None) is None:
+            raise PasswordDeleteError("not found")
+
+
+async def test_save_load_and_delete() -> None:
+    keyring = InMemoryKeyringDouble()
+    store = KeyringCookieStore(keyring)
+    assert store.load() is None
+    await store.save(TOKEN)
+    stored = keyring.values[(SERVICE, ENTRY)]
+    assert stored == '{"v":1,"token":"' + TOKEN + '"}'
+    assert len(stored) < MAX_STORED_CHARS
+    assert KeyringCookieStore(keyring).load() == TOKEN  # a later launch
+    await store.save(None)
+    assert keyring.values == {}
+    await store.save(None)  # nothing stored: still fine
+    assert store.description.startswith("OS keyring (")
+    assert "InMemoryKeyringDouble" in store.description
+    assert store.notice is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not json",
+        "x" * 2000,
+        '{"v":1,"token":"' + "A" * 2000 + '"}',
+        '{"v":2,"token":"' + TOKEN + '"}',
+        '{"v":1,"token":"has spaces; and=semicolons"}',
+        '{"v":1}',
+        "[1, 2]",
+        TOKEN,  # a bare token, as a naive older version might have stored it
+    ],
+    ids=[
+        "garbage",
+        "oversized",
+        "oversized-json",
+        "version",
+        "bad-token",
+        "no-token",
+        "list",
+        "bare",
+    ],
+)
+def test_an_unusable_stored_value_is_no_session_and_is_deleted(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyring = InMemoryKeyringDouble()
+    keyring.values[(SERVICE, ENTRY)] = value
+    with caplog.at_level(logging.WARNING, "aegis.desktop.keyring"):
+        assert KeyringCookieStore(keyring).load() is None
+    assert keyring.values == {}
+    assert "ignoring and deleting the stored session" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "error", [KeyringError("Prompt dismissed"), OSError(1783, "The stub received bad data")]
+)
+async def test_a_failing_keyring_means_not_kept_with_a_notice(
+    error: BaseException, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = KeyringCookieStore(InMemoryKeyringDouble(fail_with=error))
+    with caplog.at_level(logging.WARNING, "aegis.desktop.keyring"):
+        assert store.load() is None
+        await store.save(TOKEN)
+        await store.save(None)
+    assert store.description.startswith("Not kept: the keyring refused to read")
+    assert store.notice is not None
+    assert "will not remember your sign-in" in store.notice
+    assert type(error).__name__ in store.notice
+    assert "session not kept in the keyring" in caplog.text
+
+
+async def test_a_failing_write_is_reported_not_raised() -> None:
+    keyring = InMemoryKeyringDouble()
+    store = KeyringCookieStore(keyring)
+    assert store.load() is None
+    keyring.fail_with = OSError(1783, "value too large")
+    await store.save(TOKEN)
+    assert store.notice is not None and "store the session" in store.notice
+
+
+async def test_no_keyring_at_all_keeps_nothing_and_says_why() -> None:
+    store = KeyringCookieStore(fail.Keyring())
+    assert store.load() is None
+    await store.save(TOKEN)  # no error, and nowhere else to put it
+    assert store.description.startswith("Not kept: no OS keyring was found")
+    assert store.notice is not None
+
+
+class _NoHTTP:
+    """SessionState.restore returns before using the API when there is no token."""
+
+    on_session_cookie = None
+
+
+async def test_the_sign_in_view_gets_the_notice() -> None:
+    state = SessionState(_NoHTTP(), KeyringCookieStore(fail.Keyring()))  # type: ignore[arg-type]
+    assert await state.restore() is False
+    assert state.notice is not None and "will not remember your sign-in" in state.notice
+
+
+def _api(backend: EmbeddedBackend) -> APIClient:
+    page: Any = None  # the desktop target's clients do not depend on the page
+    return APIClient(desktop_target(backend).new_http_client(page))
+
+
+async def test_the_session_survives_a_new_port(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    keyring = InMemoryKeyringDouble()
+
+    with EmbeddedBackend(settings) as first:
+        state = SessionState(_api(first), KeyringCookieStore(keyring))
+        await state.register("Ada Lovelace", "ada@example.com", "correct horse battery")
+        await state.close()
+        first_port = first.port
+    assert (SERVICE, ENTRY) in keyring.values
+
+    with EmbeddedBackend(settings) as second:
+        assert second.port != first_port
+        api = _api(second)
+        state = SessionState(api, KeyringCookieStore(keyring))
+        assert await state.restore(), "the stored cookie was not accepted on the new port"
+        assert state.user is not None and state.user.email == "ada@example.com"
+        cookie = next(c for c in api.http.cookies.jar if c.name == SESSION_COOKIE)
+        assert cookie.domain == "127.0.0.1"
+        await state.sign_out()
+        await state.close()
+    assert keyring.values == {}, "sign-out must delete the keyring entry"
+
+
+def test_encoded_values_stay_far_below_the_windows_limit() -> None:
+    assert len(encode("A" * 512)) < MAX_STORED_CHARS < 1280
