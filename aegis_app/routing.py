@@ -135,6 +135,8 @@ class Router:
         """The server no longer knows our session: back to sign-in, saying why."""
         if self.current is not None and not self.current.requires_auth:
             return
+        if not self.state.signed_in:
+            return  # already ended (a second 401, or the reconnect check): one redirect
         self.state.session_ended(notice)
         await self.go(sign_in_route(next_route=self.current_route))
 

@@ -108,7 +108,11 @@ class BrowserCookieStore:
 def web_target(app: FastAPI, mount_path: str) -> Target:
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
         # The browser's address and agent, so the sessions list shows the real device.
-        transport = httpx.ASGITransport(app=app, client=(page.client_ip or "127.0.0.1", 0))
+        # raise_app_exceptions=False: a backend bug must reach the view as a 500 (which
+        # APIClient turns into words), not as the backend's own exception.
+        transport = httpx.ASGITransport(
+            app=app, client=(page.client_ip or "127.0.0.1", 0), raise_app_exceptions=False
+        )
         return httpx.AsyncClient(
             transport=transport,
             base_url=IN_PROCESS_BASE_URL,
