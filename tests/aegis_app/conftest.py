@@ -1,0 +1,163 @@
+"""Fixtures for the frontend logic tests: a real backend, and pilots driving the view tree.
+
+* ``backend`` — the real API (``create_api``) with its lifespan, on SQLite in tmp_path;
+  ``make_backend(**settings)`` starts one with other settings.
+* ``make_pilot(route=..., token=...)`` — a started :class:`pilot.Pilot` (one Flet
+  session, i.e. one browser tab) against ``backend``; with ``token`` its cookie store
+  already holds that session, so ``main`` signs in silently. ``pilot`` is one at "/".
+* ``signed_in_pilot`` — registers Ada (the first account, so an admin) and starts a
+  pilot holding her session.
+
+Every pilot is closed at teardown, and a test fails if an exception escaped one of
+the app's event handlers (Flet would only log it and tell the client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pilot import BASE_URL, InMemorySessionCookieStore, Pilot, in_process_target
+from sqlalchemy import delete
+
+from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings
+from backend.core.db import make_engine, migrate
+from backend.main import create_api
+from backend.models import UserSession
+
+PASSWORD = "correct horse battery"
+FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Firefox/128.0"
+SAFARI_ON_MACOS = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Version/17.5 Safari/605.1.15"
+ADA = {"email": "ada@example.com", "full_name": "Ada Lovelace", "password": PASSWORD}
+
+
+@dataclass
+class Backend:
+    app: FastAPI
+    settings: Settings
+    stack: AsyncExitStack
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def client(
+        self, ip: str = "10.0.0.2", user_agent: str = FIREFOX_ON_WINDOWS
+    ) -> httpx.AsyncClient:
+        """Another device, with its own cookie jar."""
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=(ip, 40000)),
+            base_url=BASE_URL,
+            headers={"user-agent": user_agent},
+        )
+        return await self.stack.enter_async_context(client)
+
+    async def register(self, **overrides: str) -> tuple[dict[str, Any], str]:
+        """Register an account from another device; returns (user, session token)."""
+        client = await self.client()
+        response = await client.post(f"{API_PREFIX}/auth/register", json={**ADA, **overrides})
+        assert response.status_code == 201, response.text
+        return response.json(), client.cookies[SESSION_COOKIE]
+
+    def end_all_sessions(self) -> None:
+        """What an admin (or the idle timeout) does behind the UI's back."""
+        with self.app.state.session_factory() as db:
+            db.execute(delete(UserSession))
+            db.commit()
+
+
+MakeBackend = Callable[..., Awaitable[Backend]]
+MakePilot = Callable[..., Awaitable[Pilot]]
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated SQLite file: copying it is ~10x faster than migrating."""
+    path = tmp_path_factory.mktemp("template") / "aegis.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture
+async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator[MakeBackend]:
+    async with AsyncExitStack() as stack:
+        count = 0
+
+        async def start(**overrides: Any) -> Backend:
+            nonlocal count
+            count += 1
+            data_dir = overrides.setdefault("data_dir", tmp_path / f"data{count}")
+            if "database_url" not in overrides:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(migrated_database, data_dir / "aegis.db")
+            settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+            app = create_api(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            await _first_scheduler_runs(app)
+            return Backend(app=app, settings=settings, stack=stack)
+
+        yield start
+
+
+async def _first_scheduler_runs(app: FastAPI) -> None:
+    """Let the scheduler's first runs (started with the lifespan) finish.
+
+    Otherwise a short test ends the lifespan while the metric sampler is inside a
+    request, and the cancelled request's DB session is closed by the garbage collector
+    in a later test, as an unraisable IllegalStateChangeError (an error under
+    filterwarnings=error). Reported to the backend's owner; remove once fixed there.
+    """
+    scheduler = getattr(app.state, "scheduler", None)
+    if scheduler is None:
+        return
+    async with asyncio.timeout(5):
+        while any(job.runs == 0 for job in scheduler.jobs):
+            await asyncio.sleep(0.002)
+
+
+@pytest.fixture
+async def backend(make_backend: MakeBackend) -> Backend:
+    return await make_backend()
+
+
+@pytest.fixture
+async def make_pilot(backend: Backend) -> AsyncIterator[MakePilot]:
+    pilots: list[Pilot] = []
+
+    async def start(route: str = "/", token: str | None = None) -> Pilot:
+        store = InMemorySessionCookieStore(token)
+        pilot = Pilot(in_process_target(backend.app, store), route=route, store=store)
+        pilots.append(pilot)
+        return await pilot.start()
+
+    yield start
+    crashes = []
+    for pilot in pilots:
+        await pilot.close()
+        crashes += pilot.conn.crashes
+    assert not crashes, "an event handler raised:\n" + "\n".join(crashes)
+
+
+@pytest.fixture
+async def pilot(make_pilot: MakePilot) -> Pilot:
+    return await make_pilot("/")
+
+
+@pytest.fixture
+async def ada(backend: Backend) -> tuple[dict[str, Any], str]:
+    """Ada's account (the first, so an admin) and a session token from another device."""
+    return await backend.register()
+
+
+@pytest.fixture
+async def signed_in_pilot(make_pilot: MakePilot, ada: tuple[dict[str, Any], str]) -> Pilot:
+    return await make_pilot("/", token=ada[1])

@@ -1,0 +1,119 @@
+"""BrowserCookieStore: the token from the WebSocket handshake, and the cookie hand-off."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import flet as ft
+import httpx
+import pytest
+from conftest import ADA, Backend
+from pilot import Pilot
+
+from aegis_app.api_client import APIClient
+from aegis_app.launch.web import BrowserCookieStore, handshake_token, web_target
+from aegis_app.views.dashboard import DashboardView
+from aegis_app.views.sessions import SessionsView
+from backend.core.config import SESSION_COOKIE
+
+
+def test_load_returns_the_handshake_token_seen_at_construction() -> None:
+    api = APIClient(httpx.AsyncClient())
+
+    def construct() -> BrowserCookieStore:
+        handshake_token.set("token-from-the-upgrade")
+        return BrowserCookieStore(api, "/dashboard")
+
+    # A fresh context, as each WebSocket connection's task has.
+    store = contextvars.copy_context().run(construct)
+    assert handshake_token.get() is None
+    assert store.load() == "token-from-the-upgrade"
+    assert BrowserCookieStore(api, "/dashboard").load() is None
+
+
+@pytest.fixture
+async def web_pilot(backend: Backend) -> Any:
+    pilots: list[Pilot] = []
+
+    async def start(route: str) -> Pilot:
+        pilot = Pilot(web_target(backend.app, "/dashboard"), route=route)
+        pilots.append(pilot)
+        return await pilot.start()
+
+    yield start
+    for pilot in pilots:
+        await pilot.close()
+        assert not pilot.conn.crashes, pilot.conn.crashes
+
+
+async def test_sign_in_hands_the_cookie_to_the_browser(
+    web_pilot: Any, backend: Backend, ada: Any
+) -> None:
+    pilot: Pilot = await web_pilot("/login?next=%2Fsessions")
+    assert isinstance(pilot.state.cookie_store, BrowserCookieStore)
+    assert pilot.invoked("launch_url") == []
+    await pilot.fill("Email", ADA["email"])
+    await pilot.fill("Password", ADA["password"])
+    await pilot.click("Sign in", ft.FilledButton)
+    assert isinstance(pilot.view, SessionsView)
+
+    (launch,) = pilot.invoked("launch_url")
+    assert launch.args["web_only_window_name"] == "_self"
+    url = urlsplit(launch.args["url"])
+    assert url.path.startswith("/api/v1/auth/handoff/")
+    assert parse_qs(url.query) == {"next": ["/dashboard/sessions"]}
+    assert launch.args["url"].endswith("?next=/dashboard/sessions")
+
+    # The browser follows it: the one-time code becomes the HttpOnly cookie.
+    browser = await backend.client()
+    response = await browser.get(launch.args["url"])
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard/sessions"
+    assert browser.cookies[SESSION_COOKIE] == pilot.api.session_token
+    assert (await browser.get(launch.args["url"])).status_code == 303
+    assert "set-cookie" not in (await browser.get(launch.args["url"])).headers, "one use only"
+
+    # Later navigation does not hand off again.
+    await pilot.visit("/")
+    assert isinstance(pilot.view, DashboardView)
+    assert len(pilot.invoked("launch_url")) == 1
+
+
+async def test_save_then_after_navigation_posts_the_handoff(
+    backend: Backend, ada: Any, web_pilot: Any
+) -> None:
+    """The store on its own: save(token), then the next navigation launches the URL."""
+    pilot: Pilot = await web_pilot("/login")
+    api = pilot.api
+    api.adopt_session_token(ada[1])
+    store = BrowserCookieStore(api, "/dashboard")
+    await store.save(ada[1])
+
+    async def navigate() -> None:
+        await store.after_navigation("/sessions?tab=1")
+        await store.after_navigation("/")  # nothing pending any more
+
+    await pilot.conn.track(navigate())
+    (launch,) = pilot.invoked("launch_url")
+    assert launch.args["web_only_window_name"] == "_self"
+    code = urlsplit(launch.args["url"]).path.rsplit("/", 1)[1]
+    assert launch.args["url"] == f"/api/v1/auth/handoff/{code}?next=/dashboard/sessions%3Ftab%3D1"
+    assert store.load() == ada[1]
+
+
+async def test_saving_the_handshake_token_again_hands_nothing_off(
+    backend: Backend, ada: Any, web_pilot: Any
+) -> None:
+    pilot: Pilot = await web_pilot("/login")
+    reset = handshake_token.set(ada[1])
+    try:
+        store = BrowserCookieStore(pilot.api, "/dashboard")
+    finally:
+        handshake_token.reset(reset)
+    await store.save(ada[1])
+    await pilot.conn.track(store.after_navigation("/"))
+    assert pilot.invoked("launch_url") == []
+    await store.save(None)
+    assert store.load() is None
