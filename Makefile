@@ -52,4 +52,4 @@ lock:
 	{ sed -n '1,4p' constraints.txt; /tmp/aegis-lock/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.new && mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) dist build/work .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pyinstaller-work .pytest_cache .mypy_cache .ruff_cache
