@@ -63,16 +63,18 @@ def one_start(display_name: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="aegis-bench-bundle-") as root:
         env = fresh_home_env(Path(root), display_name)
         home = Path(env["HOME"])
+        output = Path(root) / "output.txt"
         t0 = time.monotonic()
-        process = subprocess.Popen(
-            [str(EXECUTABLE)],
-            cwd=home,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with output.open("wb") as out:
+            process = subprocess.Popen(
+                [str(EXECUTABLE)], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         try:
-            frame = first_frame(env, process, timeout=60) - t0
+            try:
+                frame = first_frame(env, process, timeout=60) - t0
+            except RuntimeError as error:
+                tail = "\n".join(output.read_text(errors="replace").splitlines()[-30:])
+                raise RuntimeError(f"{error} (exit code {process.poll()})\n{tail}") from None
             process.send_signal(signal.SIGTERM)
             code = process.wait(20)
         finally:
