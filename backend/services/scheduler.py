@@ -2,7 +2,10 @@
 
 Each job runs once at start and then every ``interval_seconds``. Blocking work (the
 database, psutil) goes to a worker thread. A job that raises is logged and marked
-"failed"; the scheduler keeps going and tries it again next time.
+"failed"; the scheduler keeps going and tries it again next time. At shutdown a job
+that is running is allowed to finish (a worker thread cannot be interrupted, and
+cancelling the task under it would leave its database session half-closed); only one
+that overstays ``SHUTDOWN_GRACE_SECONDS`` is cancelled.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from backend.services.sessions import delete_expired_sessions
 log = logging.getLogger("aegis.scheduler")
 
 SESSION_CLEANUP_INTERVAL_SECONDS = 600
+SHUTDOWN_GRACE_SECONDS = 15.0
 METRICS_JOB = "metric sampling"
 SESSION_CLEANUP_JOB = "expired-session clean-up"
 
@@ -79,30 +83,37 @@ class Scheduler:
             job.last_run_at = utcnow()
             job.runs += 1
 
-    async def _loop(self, job: Job) -> None:
-        while True:
+    async def _loop(self, job: Job, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
             await self.run_once(job)
-            await asyncio.sleep(job.interval_seconds)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), job.interval_seconds)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[Scheduler]:
-        """Run every job in the background until the block ends, then cancel them.
+        """Run every job in the background until the block ends, then stop them.
 
         Plain asyncio tasks rather than an anyio task group, so the block may be entered
         and left in different tasks (as test fixtures and some servers do).
         """
         self.started_at = utcnow()
+        stopping = asyncio.Event()
         self._tasks = [
-            asyncio.create_task(self._loop(job), name=f"aegis job: {job.name}") for job in self.jobs
+            asyncio.create_task(self._loop(job, stopping), name=f"aegis job: {job.name}")
+            for job in self.jobs
         ]
         try:
             yield self
         finally:
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+            stopping.set()
+            if self._tasks:
+                _, overstaying = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+                for task in overstaying:
+                    log.warning("cancelling %s: still running at shutdown", task.get_name())
+                    task.cancel()
+                for task in self._tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
             self._tasks = []
 
 

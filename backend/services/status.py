@@ -36,7 +36,7 @@ class Fact(BaseModel):
 
 class JobOut(BaseModel):
     name: str
-    interval_seconds: float
+    interval_seconds: int | float
     last_run_at: datetime | None
     last_outcome: str
     last_error: str | None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep
 from backend.api.schemas import MetricSampleOut, MetricsOut
-from backend.models import utcnow
+from backend.models import MetricSample, utcnow
 from backend.services import metrics
 from backend.services import status as judge
 from backend.services.scheduler import Scheduler, describe_error
@@ -18,12 +18,31 @@ from backend.services.scheduler import Scheduler, describe_error
 router = APIRouter(prefix="/system", tags=["system"])
 
 
-def _api(request: Request) -> judge.Component:
+NO_200 = "it did not answer 200"
+
+
+def _fresh_sample(db: SessionDep, settings: SettingsDep) -> MetricSample | None:
+    """The scheduler's latest sample, if it is recent enough to stand for "now"."""
+    try:
+        latest = metrics.latest_sample(db)
+    except Exception:
+        db.rollback()
+        return None
+    fresh = timedelta(seconds=settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
+    return latest if latest is not None and utcnow() - latest.at <= fresh else None
+
+
+def _api(request: Request, sample: MetricSample | None) -> judge.Component:
+    # The scheduler probes the API every few seconds; probing again here would tie up a
+    # second worker thread per status request, so that is only done when it has not.
+    if sample is not None:
+        latency = sample.api_latency_ms
+        return judge.api_component(latency, None if latency is not None else NO_200)
     try:
         latency = anyio.from_thread.run(metrics.measure_api_latency, request.app)
     except Exception as exc:
         return judge.api_component(None, describe_error(exc))
-    return judge.api_component(latency, None if latency is not None else "it did not answer 200")
+    return judge.api_component(latency, None if latency is not None else NO_200)
 
 
 def _database(db: SessionDep) -> judge.Component:
@@ -47,20 +66,10 @@ def _scheduler(request: Request) -> judge.Component:
     )
 
 
-def _host(db: SessionDep, settings: SettingsDep) -> judge.Component:
-    memory = metrics.read_host_memory()
+def _host(settings: SettingsDep, sample: MetricSample | None) -> judge.Component:
     # Prefer the scheduler's CPU figure: it covers a whole interval, a fresh call does not.
-    try:
-        latest = metrics.latest_sample(db)
-    except Exception:
-        db.rollback()
-        latest = None
-    fresh = timedelta(seconds=settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
-    if latest is not None and utcnow() - latest.at <= fresh:
-        cpu = latest.cpu_percent
-    else:
-        cpu = metrics.read_host().cpu_percent
-    reading = metrics.HostReading(cpu_percent=cpu, memory_percent=memory)
+    cpu = sample.cpu_percent if sample is not None else metrics.read_host().cpu_percent
+    reading = metrics.HostReading(cpu_percent=cpu, memory_percent=metrics.read_host_memory())
     return judge.host_component(reading, metrics.read_disk(settings.resolved_data_dir))
 
 
@@ -68,11 +77,12 @@ def _host(db: SessionDep, settings: SettingsDep) -> judge.Component:
 def system_status(
     request: Request, user: CurrentUser, db: SessionDep, settings: SettingsDep
 ) -> judge.SystemStatus:
+    sample = _fresh_sample(db, settings)
     components = [
-        _api(request),
+        _api(request, sample),
         _database(db),
         _scheduler(request),
-        _host(db, settings),
+        _host(settings, sample),
     ]
     return judge.system_status(components, utcnow())
 
