@@ -1,0 +1,429 @@
+"""System status, metric history, the scheduler, and the status thresholds (pure)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from api_helpers import API, Api, MakeApi
+from dashboard_helpers import ADMIN, admin_and_viewer, detail
+from fastapi import FastAPI
+from sqlalchemy import delete, func, select
+
+from backend.core.config import Settings
+from backend.main import create_api
+from backend.models import MetricSample, utcnow
+from backend.services import metrics
+from backend.services import scheduler as scheduler_module
+from backend.services import status as judge
+from backend.services.metrics import DiskReading, HostReading
+from backend.services.scheduler import METRICS_JOB, SESSION_CLEANUP_JOB, Job, Scheduler
+
+STATUS = f"{API}/system/status"
+METRICS = f"{API}/system/metrics"
+GB = 1024**3
+
+
+def sample_count(api: Api) -> int:
+    with api.db() as db:
+        return int(db.scalar(select(func.count()).select_from(MetricSample)) or 0)
+
+
+def add_samples(api: Api, ages: list[timedelta]) -> None:
+    now = utcnow()
+    with api.db() as db:
+        for age in ages:
+            db.add(
+                MetricSample(
+                    at=now - age,
+                    cpu_percent=10.0,
+                    memory_percent=20.0,
+                    api_latency_ms=1.0,
+                    db_latency_ms=0.5,
+                )
+            )
+        db.commit()
+
+
+def scheduler_of(app: FastAPI) -> Scheduler:
+    scheduler: Scheduler = app.state.scheduler
+    return scheduler
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+# --- the endpoints -------------------------------------------------------------------
+
+
+async def test_status_for_any_signed_in_user(api: Api) -> None:
+    _, viewer = await admin_and_viewer(api)
+    response = await viewer.get(STATUS)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["overall"] in ("healthy", "degraded", "down")
+    assert body["checked_at"].endswith("Z")
+    components = {c["key"]: c for c in body["components"]}
+    assert list(components) == ["api", "database", "scheduler", "host"]
+    assert [c["name"] for c in body["components"]] == ["API", "Database", "Scheduler", "Host"]
+    for component in body["components"]:
+        assert component["status"] in ("healthy", "degraded", "down")
+        assert component["reason"].endswith("."), component
+        assert all(set(f) == {"label", "value"} for f in component["facts"])
+    api_part = components["api"]
+    assert api_part["status"] == "healthy"
+    assert api_part["metrics"]["response_ms"] > 0
+    assert api_part["facts"][0]["label"] == "Response time"
+    database = components["database"]
+    assert database["status"] == "healthy"
+    assert database["metrics"]["latency_ms"] >= 0
+    assert database["metrics"]["size_bytes"] > 0
+    host = components["host"]["metrics"]
+    assert set(host) == {"cpu_percent", "memory_percent", "disk_free_bytes", "disk_free_percent"}
+    assert 0 <= host["disk_free_percent"] <= 100
+    jobs = components["scheduler"]["jobs"]
+    assert [j["name"] for j in jobs] == [METRICS_JOB, SESSION_CLEANUP_JOB]
+    assert {j["interval_seconds"] for j in jobs} == {5, 600}
+    for job in jobs:
+        assert set(job) >= {"name", "interval_seconds", "last_run_at", "last_outcome", "last_error"}
+    overall = judge.worst([c["status"] for c in body["components"]])
+    assert body["overall"] == overall
+
+
+async def test_status_and_metrics_need_a_session(api: Api) -> None:
+    stranger = await api.client()
+    assert (await stranger.get(STATUS)).status_code == 401
+    assert (await stranger.get(METRICS)).status_code == 401
+
+
+async def test_status_shows_a_failed_job(api: Api) -> None:
+    client, _ = await api.signed_in(ADMIN, register=True)
+    job = scheduler_of(api.app).job(SESSION_CLEANUP_JOB)
+    job.last_outcome, job.last_error = "failed", "OperationalError: database is locked"
+    body = (await client.get(STATUS)).json()
+    scheduler = next(c for c in body["components"] if c["key"] == "scheduler")
+    assert scheduler["status"] == "degraded"
+    assert "database is locked" in scheduler["reason"]
+    assert body["overall"] in ("degraded", "down")
+
+
+async def test_status_reads_the_latest_sample_or_probes_live(make_api: MakeApi) -> None:
+    api = await make_api(metrics_interval_seconds=3600)
+    client, _ = await api.signed_in(ADMIN, register=True)
+    await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
+    with api.db() as db:
+        db.add(
+            MetricSample(
+                at=utcnow(),
+                cpu_percent=97.0,
+                memory_percent=20.0,
+                api_latency_ms=400.0,
+                db_latency_ms=0.5,
+            )
+        )
+        db.commit()
+    body = (await client.get(STATUS)).json()
+    parts = {c["key"]: c for c in body["components"]}
+    assert parts["api"]["status"] == "degraded"
+    assert parts["api"]["metrics"]["response_ms"] == 400.0
+    assert parts["host"]["metrics"]["cpu_percent"] == 97.0
+    assert "CPU busy: 97 %" in parts["host"]["reason"]
+    assert body["overall"] != "healthy"
+    with api.db() as db:
+        db.execute(delete(MetricSample))
+        db.commit()
+    live = {c["key"]: c for c in (await client.get(STATUS)).json()["components"]}
+    assert live["api"]["status"] == "healthy"
+    assert 0 < live["api"]["metrics"]["response_ms"] < 400
+
+
+async def test_metrics_history_oldest_first_within_the_window(api: Api) -> None:
+    client, _ = await api.signed_in(ADMIN, register=True)
+    await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
+    add_samples(api, [timedelta(minutes=m) for m in (90, 50, 30, 10)])
+    body = (await client.get(METRICS, params={"minutes": 60})).json()
+    assert body["interval_seconds"] == 5 and body["retention_hours"] == 24
+    samples = body["samples"]
+    ats = [s["at"] for s in samples]
+    assert ats == sorted(ats)
+    assert len(samples) >= 4  # 50, 30, 10 minutes ago and the scheduler's own
+    assert set(samples[0]) == {
+        "at",
+        "cpu_percent",
+        "memory_percent",
+        "api_latency_ms",
+        "db_latency_ms",
+    }
+    default = (await client.get(METRICS)).json()
+    assert len(default["samples"]) == len(samples)
+    wider = (await client.get(METRICS, params={"minutes": 120})).json()
+    assert len(wider["samples"]) == len(samples) + 1
+
+
+async def test_metrics_history_is_thinned_to_a_cap(api: Api) -> None:
+    client, _ = await api.signed_in(ADMIN, register=True)
+    add_samples(api, [timedelta(seconds=s) for s in range(1, 3001)])
+    samples = (await client.get(METRICS, params={"minutes": 1440})).json()["samples"]
+    assert len(samples) == metrics.MAX_SAMPLES
+    ats = [s["at"] for s in samples]
+    assert ats == sorted(ats) and len(set(ats)) == len(ats)
+
+
+@pytest.mark.parametrize("minutes", ["0", "1441", "-5", "an hour"])
+async def test_metrics_window_is_validated(api: Api, minutes: str) -> None:
+    client, _ = await api.signed_in(ADMIN, register=True)
+    response = await client.get(METRICS, params={"minutes": minutes})
+    assert response.status_code == 422
+    assert detail(response).startswith("Invalid request: minutes:")
+
+
+def test_thin_keeps_the_ends_and_spreads_evenly() -> None:
+    rows = list(range(10_000))
+    thinned = metrics.thin(rows, 2000)
+    assert len(thinned) == 2000 and thinned[0] == 0 and thinned[-1] == 9999
+    gaps = {b - a for a, b in itertools.pairwise(thinned)}
+    assert gaps <= {4, 5, 6}
+    assert metrics.thin(rows[:5], 2000) == rows[:5]
+
+
+# --- the scheduler -------------------------------------------------------------------
+
+
+async def test_the_scheduler_runs_in_the_lifespan_and_stops_at_shutdown(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")
+    app = create_api(settings)
+    async with app.router.lifespan_context(app):
+        scheduler = scheduler_of(app)
+        await wait_for(lambda: all(job.runs >= 1 for job in scheduler.jobs))
+        assert scheduler.running
+        assert all(job.last_outcome == "ok" for job in scheduler.jobs), [
+            job.last_error for job in scheduler.jobs
+        ]
+        with app.state.session_factory() as db:
+            sample = metrics.latest_sample(db)
+        assert sample is not None
+        assert sample.api_latency_ms is not None and sample.api_latency_ms > 0
+        assert sample.db_latency_ms is not None
+    assert not scheduler.running
+
+
+async def test_metric_sampling_once_adds_a_row_and_drops_old_ones(make_api: MakeApi) -> None:
+    api = await make_api(metrics_retention_hours=2)
+    scheduler = scheduler_of(api.app)
+    job = scheduler.job(METRICS_JOB)
+    await wait_for(lambda: job.runs >= 1)
+    add_samples(api, [timedelta(hours=3), timedelta(hours=2, minutes=1), timedelta(hours=1)])
+    before = sample_count(api)
+    runs = job.runs
+    await scheduler.run_once(job)
+    assert job.runs == runs + 1
+    assert job.last_outcome == "ok" and job.last_error is None
+    assert job.last_run_at is not None and utcnow() - job.last_run_at < timedelta(seconds=5)
+    with api.db() as db:
+        ages = [utcnow() - at for at in db.scalars(select(MetricSample.at))]
+    assert all(age < timedelta(hours=2) for age in ages)
+    # Two old ones gone, one new one in (the background loop may add one more).
+    assert sample_count(api) in (before - 1, before)
+
+
+async def test_session_clean_up_job_deletes_expired_sessions(api: Api) -> None:
+    _, token = await api.signed_in(ADMIN, register=True)
+    _, other = await api.signed_in(ADMIN)
+    api.update_session(token, expires_at=utcnow() - timedelta(seconds=1))
+    scheduler = scheduler_of(api.app)
+    await scheduler.run_once(scheduler.job(SESSION_CLEANUP_JOB))
+    assert api.session_row(token) is None
+    assert api.session_row(other) is not None
+
+
+async def test_a_failing_job_is_recorded_and_the_scheduler_keeps_going() -> None:
+    calls = {"bad": 0, "good": 0}
+
+    async def bad() -> None:
+        calls["bad"] += 1
+        if calls["bad"] < 3:
+            raise RuntimeError("the disk is on fire")
+        if calls["bad"] == 3:
+            raise ValueError()
+
+    async def good() -> None:
+        calls["good"] += 1
+
+    scheduler = Scheduler(jobs=[Job("bad", 0.01, bad), Job("good", 0.01, good)])
+    bad_job, good_job = scheduler.jobs
+    async with scheduler.run():
+        await wait_for(lambda: bad_job.runs >= 1 and good_job.runs >= 1)
+        assert bad_job.last_outcome == "failed"
+        assert bad_job.last_error == "RuntimeError: the disk is on fire"
+        await wait_for(lambda: bad_job.runs >= 3)
+        assert scheduler.running
+        await wait_for(lambda: bad_job.runs >= 4)
+        assert good_job.last_outcome == "ok" and good_job.runs >= 2
+    assert not scheduler.running
+    assert bad_job.last_outcome == "ok" and bad_job.last_error is None
+
+
+async def test_shutdown_lets_a_running_job_finish() -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(0.2)
+        finished.set()
+
+    job = Job("slow", 60, slow)
+    scheduler = Scheduler(jobs=[job])
+    async with scheduler.run():
+        await started.wait()
+    assert finished.is_set()
+    assert (job.last_outcome, job.runs) == ("ok", 1)
+
+
+async def test_shutdown_cancels_a_job_that_overstays(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "SHUTDOWN_GRACE_SECONDS", 0.05)
+    started = asyncio.Event()
+
+    async def stuck() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    scheduler = Scheduler(jobs=[Job("stuck", 60, stuck)])
+    async with scheduler.run():
+        await started.wait()
+    assert not scheduler.running
+
+
+async def test_run_once_describes_an_error_without_a_message() -> None:
+    async def broken() -> None:
+        raise KeyError
+
+    job = Job("broken", 60, broken)
+    await Scheduler(jobs=[job]).run_once(job)
+    assert (job.last_outcome, job.last_error, job.runs) == ("failed", "KeyError (no message)", 1)
+
+
+# --- the thresholds (pure) -----------------------------------------------------------
+
+
+def test_api_thresholds() -> None:
+    fast = judge.api_component(3.1)
+    assert (fast.status, fast.reason) == ("healthy", "Responding in 3.1 ms.")
+    assert fast.facts[0].model_dump() == {"label": "Response time", "value": "3.1 ms"}
+    assert judge.api_component(judge.API_DEGRADED_MS).status == "healthy"
+    slow = judge.api_component(412.0)
+    assert (slow.status, slow.reason) == ("degraded", "Slow: responding in 412 ms (over 250 ms).")
+    gone = judge.api_component(None, "ConnectError: refused")
+    assert gone.status == "down" and "ConnectError: refused" in gone.reason
+    assert gone.metrics == {"response_ms": None}
+
+
+def test_database_thresholds() -> None:
+    ok = judge.database_component(1.25, 4 * 1024**2, dialect="sqlite")
+    assert (ok.status, ok.reason) == ("healthy", "Answering in 1.2 ms.")
+    assert {"label": "Size", "value": "4.0 MB"} in [f.model_dump() for f in ok.facts]
+    slow = judge.database_component(180.0, None, dialect="postgresql")
+    assert slow.status == "degraded" and "180 ms" in slow.reason
+    assert slow.metrics == {"latency_ms": 180.0, "size_bytes": None}
+    down = judge.database_component(None, None, dialect="sqlite", error="OperationalError: gone")
+    assert down.status == "down"
+    assert down.reason == "The database cannot be reached: OperationalError: gone."
+
+
+def test_host_thresholds() -> None:
+    calm = HostReading(cpu_percent=12.0, memory_percent=40.0)
+    roomy = DiskReading(free_bytes=120 * GB, total_bytes=200 * GB)
+    ok = judge.host_component(calm, roomy)
+    assert ok.status == "healthy"
+    assert ok.reason == "CPU 12 %, memory 40 %, 120.0 GB free on disk (60 %)."
+    assert ok.metrics["disk_free_bytes"] == 120 * GB and ok.metrics["disk_free_percent"] == 60
+    tight = DiskReading(free_bytes=int(1.2 * GB), total_bytes=30 * GB)
+    low = judge.host_component(calm, tight)
+    assert (low.status, low.reason) == ("degraded", "Disk almost full: 1.2 GB free (4 %).")
+    full = judge.host_component(calm, DiskReading(free_bytes=GB // 2, total_bytes=100 * GB))
+    assert full.status == "down" and full.reason.startswith("Disk full:")
+    busy = judge.host_component(HostReading(cpu_percent=95.0, memory_percent=40.0), roomy)
+    assert (busy.status, busy.reason) == ("degraded", "CPU busy: 95 % in use.")
+    swapping = judge.host_component(HostReading(cpu_percent=90.0, memory_percent=93.0), roomy)
+    assert swapping.status == "degraded" and swapping.reason == "Memory nearly full: 93 % in use."
+    everything = judge.host_component(HostReading(cpu_percent=99.0, memory_percent=99.0), tight)
+    assert everything.status == "degraded"
+    assert everything.reason.count(".") >= 3
+
+
+def test_scheduler_thresholds() -> None:
+    now = utcnow()
+
+    async def noop() -> None:
+        return None
+
+    def job(**state: object) -> Job:
+        made = Job("metric sampling", 5, noop)
+        for name, value in state.items():
+            setattr(made, name, value)
+        return made
+
+    started = now - timedelta(seconds=2)
+    fresh = judge.scheduler_component(
+        [job(last_run_at=now - timedelta(seconds=4), last_outcome="ok")],
+        started_at=started,
+        running=True,
+        now=now,
+    )
+    assert (fresh.status, fresh.reason) == ("healthy", "The job ran on time.")
+    assert fresh.jobs[0].last_outcome == "ok"
+    waiting = judge.scheduler_component([job()], started_at=started, running=True, now=now)
+    assert waiting.status == "healthy" and waiting.jobs[0].last_outcome == "never run"
+    overdue = judge.scheduler_component(
+        [job(last_run_at=now - timedelta(seconds=16), last_outcome="ok")],
+        started_at=now - timedelta(hours=1),
+        running=True,
+        now=now,
+    )
+    assert overdue.status == "degraded"
+    assert overdue.reason == (
+        "“metric sampling” is overdue: 16 s since its last run, every 5 s expected."
+    )
+    never = judge.scheduler_component(
+        [job()], started_at=now - timedelta(seconds=60), running=True, now=now
+    )
+    assert never.status == "degraded" and "has not run yet" in never.reason
+    failed = judge.scheduler_component(
+        [job(last_run_at=now, last_outcome="failed", last_error="OSError: full")],
+        started_at=started,
+        running=True,
+        now=now,
+    )
+    assert failed.status == "degraded"
+    assert failed.reason == "“metric sampling” failed last time: OSError: full."
+    stopped = judge.scheduler_component([], started_at=None, running=False, now=now)
+    assert stopped.status == "down" and stopped.reason.endswith(".")
+
+
+def test_overall_is_the_worst_component() -> None:
+    now = utcnow()
+    healthy = judge.api_component(1.0)
+    degraded = judge.api_component(300.0)
+    down = judge.api_component(None)
+    assert judge.system_status([healthy, healthy], now).overall == "healthy"
+    assert judge.system_status([healthy, degraded], now).overall == "degraded"
+    assert judge.system_status([degraded, down, healthy], now).overall == "down"
+    assert judge.worst([]) == "healthy"
+
+
+def test_formatting_in_words() -> None:
+    assert judge.format_bytes(512) == "512 bytes"
+    assert judge.format_bytes(1536) == "1.5 KB"
+    assert judge.format_bytes(3 * 1024**4) == "3.0 TB"
+    assert judge.format_ms(0.42) == "0.4 ms"
+    assert judge.format_ms(42.4) == "42 ms"
+    assert judge.format_seconds(30) == "30 s"
+    assert judge.format_seconds(600) == "10 min"
+    assert judge.format_seconds(3 * 3600) == "3.0 h"
