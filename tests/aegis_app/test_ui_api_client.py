@@ -9,9 +9,9 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
-from conftest import ADA, Backend
 from fastapi import FastAPI
 from pilot import BASE_URL
+from ui_support import ADA, Backend
 
 from aegis_app.api_client import SESSION_ENDED, TIMED_OUT, UNREACHABLE, APIClient, APIError
 from aegis_app.launch.web import web_target

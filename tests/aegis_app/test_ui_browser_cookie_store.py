@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import flet as ft
 import httpx
 import pytest
-from conftest import ADA, Backend
 from pilot import Pilot
+from ui_support import ADA, Backend
 
 from aegis_app.api_client import APIClient
 from aegis_app.launch.web import BrowserCookieStore, handshake_token, web_target

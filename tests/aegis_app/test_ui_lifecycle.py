@@ -8,8 +8,8 @@ from typing import Any
 
 import flet as ft
 import pytest
-from conftest import Backend, MakePilot
 from pilot import Pilot
+from ui_support import Backend, MakePilot
 
 from aegis_app.api_client import SESSION_ENDED
 from aegis_app.views.auth import SignInView

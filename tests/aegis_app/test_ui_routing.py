@@ -6,8 +6,8 @@ from typing import Any
 
 import flet as ft
 import pytest
-from conftest import PASSWORD, MakePilot
 from pilot import Pilot
+from ui_support import PASSWORD, MakePilot
 
 from aegis_app.routing import safe_next, sign_in_route, split_route
 from aegis_app.views.auth import RegisterView, SignInView

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ADA, Backend
 from pilot import BASE_URL, InMemorySessionCookieStore
+from ui_support import ADA, Backend
 
 from aegis_app.api_client import UNREACHABLE, APIClient
 from aegis_app.state import SessionState

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import flet as ft
-from conftest import ADA, SAFARI_ON_MACOS, Backend, MakeBackend, MakePilot
 from pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from ui_support import ADA, SAFARI_ON_MACOS, Backend, MakeBackend, MakePilot
 
 from aegis_app.views.auth import RegisterView, SignInView
 from aegis_app.views.dashboard import DashboardView
