@@ -83,11 +83,13 @@ class SessionsView(BaseView):
                 )
             )
         return section_card(
+            # Not wrap=True: a Wrap shrinks to its content, so SPACE_BETWEEN would leave
+            # the button next to the text instead of at the card's right edge.
             ft.Row(
                 alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
-                wrap=True,
                 controls=[
                     ft.Column(
+                        expand=True,
                         tight=True,
                         spacing=2,
                         controls=[
