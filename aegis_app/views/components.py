@@ -87,7 +87,7 @@ class MetricChart:
             horizontal_grid_lines=fch.ChartGridLines(
                 color=ft.Colors.with_opacity(0.15, ft.Colors.ON_SURFACE), width=1
             ),
-            left_axis=fch.ChartAxis(label_size=44),
+            left_axis=fch.ChartAxis(label_size=44, show_min=False),
             bottom_axis=self.bottom_axis,
         )
         self._set_span(float(window_minutes))
