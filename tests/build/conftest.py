@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# bundle_harness first: it puts the desktop tests' folder on sys.path for their conftest.
 from bundle_harness import REPO, TIMINGS, FreshHome, Packaged, PackagedApp
 
 from tests.aegis_app.launch.conftest import secret_service, xvfb

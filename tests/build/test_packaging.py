@@ -40,6 +40,7 @@ def self_test(packaged: Packaged, env: dict[str, str], cwd: Path) -> tuple[dict[
 
 def test_build_produces_the_bundle_and_its_archive(packaged: Packaged) -> None:
     print(f"build: {packaged.build_seconds:.1f} s")
+    assert not (REPO / "build" / "linux").exists(), "Flet would run a client found there"
     bundle = packaged.bundle
     internal = bundle / "_internal"
     assert packaged.executable.is_file()
