@@ -99,8 +99,9 @@ class UsersView(BaseView):
 
     async def _update_user(self, user: dict[str, Any], change: dict[str, Any], done: str) -> None:
         self.say("")
-        if await self.call_api(self.state.api.patch(f"/users/{user['id']}", change)) is not None:
-            self.say(done)
+        if await self.call_api(self.state.api.patch(f"/users/{user['id']}", change)) is None:
+            return  # keep the refusal in view: a reload's success would clear it
+        self.say(done)
         await self.load()
 
     def _row(self, user: dict[str, Any]) -> ft.DataRow:

@@ -1,0 +1,258 @@
+"""The dashboard: status banner, component cards, metric charts, and its live task."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import flet as ft
+import httpx
+import pytest
+from pilot import Pilot
+from ui_support import Backend, MakePilot
+
+from aegis_app.views.components import STATUS_STYLE
+from aegis_app.views.dashboard import OVERALL_MESSAGE, DashboardView
+from aegis_app.views.sessions import SessionsView
+from backend.models import MetricSample, utcnow
+
+LIVE = 0.02
+"""The live task's period in these tests (seconds)."""
+WORDS = {word for _, _, word in STATUS_STYLE.values()}
+COMPONENTS = ["API", "Database", "Scheduler", "Host"]
+
+
+def record_requests(pilot: Pilot) -> list[str]:
+    """The path of every request the pilot's API client sends from now on."""
+    paths: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        paths.append(request.url.path)
+
+    pilot.api.http.event_hooks["request"].append(hook)
+    return paths
+
+
+def status_calls(paths: list[str]) -> int:
+    return sum(1 for path in paths if path.endswith("/system/status"))
+
+
+async def periods(count: int) -> None:
+    """Let the live task have ``count`` chances to run."""
+    await asyncio.sleep(LIVE * count)
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DashboardView, "refresh_seconds", LIVE)
+
+
+@pytest.fixture
+async def dashboard(live: None, signed_in_pilot: Pilot) -> Pilot:
+    assert isinstance(signed_in_pilot.view, DashboardView)
+    return signed_in_pilot
+
+
+# -- what it shows -------------------------------------------------------------------
+
+
+async def test_banner_says_the_overall_status_in_words(signed_in_pilot: Pilot) -> None:
+    view = signed_in_pilot.view_as(DashboardView)
+    text = view.banner_text.value or ""
+    word, _, message = text.partition(". ")
+    assert word in WORDS - {"Unknown"}, text
+    assert message in OVERALL_MESSAGE.values(), text
+    overall = next(key for key, (_, _, w) in STATUS_STYLE.items() if w == word)
+    assert view.banner.bgcolor == STATUS_STYLE[overall][1]
+    assert OVERALL_MESSAGE[overall] == message
+    assert text != "Checking…"
+
+
+async def test_one_card_per_component_with_its_status_word(signed_in_pilot: Pilot) -> None:
+    pilot = signed_in_pilot
+    view = pilot.view_as(DashboardView)
+    assert len(view.cards.controls) == 4
+    for name, card in zip(COMPONENTS, view.cards.controls, strict=True):
+        texts = [t for c in _walk(card) for t in _texts(c)]
+        assert texts[0] == name, texts
+        assert (WORDS - {"Unknown"}) & set(texts), f"{name} has no status word: {texts}"
+        assert any(len(t) > 10 for t in texts[2:]), f"{name} gives no reason: {texts}"
+    # The scheduler card lists its jobs with when they last ran.
+    scheduler = [t for c in _walk(view.cards.controls[2]) for t in _texts(c)]
+    assert any("last run" in t for t in scheduler), scheduler
+
+
+async def test_charts_get_points_from_the_metric_history(
+    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+) -> None:
+    now = utcnow()
+    with backend.app.state.session_factory() as db:
+        db.add_all(
+            [
+                MetricSample(
+                    at=now - timedelta(minutes=30),
+                    cpu_percent=11.0,
+                    memory_percent=41.0,
+                    api_latency_ms=None,  # the API did not answer: a gap, not a zero
+                    db_latency_ms=3.5,
+                ),
+                MetricSample(
+                    at=now - timedelta(minutes=20),
+                    cpu_percent=22.0,
+                    memory_percent=42.0,
+                    api_latency_ms=180.0,
+                    db_latency_ms=4.5,
+                ),
+            ]
+        )
+        db.commit()
+    pilot = await make_pilot("/", token=ada[1])
+    view = pilot.view_as(DashboardView)
+    for key, chart in view.charts.items():
+        points = chart.series.points
+        assert points, f"{key} chart is empty"
+        assert all(p.x <= 0 for p in points), "x is minutes before now"
+        values = [p.y for p in points]
+        assert chart.latest.value == f"{values[-1]:.1f} {chart.unit}"
+    cpu, memory = view.charts["cpu_percent"], view.charts["memory_percent"]
+    assert [p.y for p in cpu.series.points][:2] == [11.0, 22.0]
+    assert [p.y for p in memory.series.points][:2] == [41.0, 42.0]
+    assert cpu.chart.max_y == 100.0, "percent charts are fixed at 100"
+    assert cpu.chart.min_x == pytest.approx(-30, abs=0.2), "the span is the data there is"
+    assert cpu.series.points[0].x == pytest.approx(-30, abs=0.2)
+    api = view.charts["api_latency_ms"]
+    assert api.series.points[0].y == 180.0, "the sample without an API latency is skipped"
+    assert api.chart.max_y is not None and api.chart.max_y >= 180.0
+    assert [p.y for p in view.charts["db_latency_ms"].series.points][:2] == [3.5, 4.5]
+
+
+async def test_without_history_the_charts_say_so(
+    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+) -> None:
+    with backend.app.state.session_factory() as db:
+        db.query(MetricSample).delete()
+        db.commit()
+    # The sampler's next run is metrics_interval_seconds (5 s) away: longer than this test.
+    pilot = await make_pilot("/", token=ada[1])
+    view = pilot.view_as(DashboardView)
+    for chart in view.charts.values():
+        assert chart.series.points == []
+        assert chart.latest.value == "no data yet"
+
+
+# -- the live task -------------------------------------------------------------------
+
+
+async def test_the_live_task_refreshes_the_page(dashboard: Pilot) -> None:
+    pilot = dashboard
+    view = pilot.view_as(DashboardView)
+    assert view.running_tasks == 1
+    paths = record_requests(pilot)
+    view.updated.value = ""
+    frames = len(pilot.conn.frames)
+    await pilot.wait_for(lambda: status_calls(paths) >= 2)
+    assert any(p.endswith("/system/metrics") for p in paths)
+    await pilot.wait_for(lambda: (view.updated.value or "").startswith("Updated "))
+    await pilot.wait_for(lambda: len(pilot.conn.frames) > frames)  # pushed to the client
+    assert view.running_tasks == 1, "still live"
+
+
+async def test_no_refresh_while_disconnected_and_resumes_after_reconnect(
+    dashboard: Pilot,
+) -> None:
+    pilot = dashboard
+    view = pilot.view_as(DashboardView)
+    paths = record_requests(pilot)
+    await pilot.wait_for(lambda: status_calls(paths) >= 1)
+    await pilot.session.disconnect(300)
+    await pilot.wait_idle()
+    assert pilot.state.connected is False
+    await periods(2)  # a request already under way may still finish
+    before = len(paths)
+    await periods(10)
+    assert len(paths) == before, f"refreshed while disconnected: {paths[before:]}"
+    assert view.running_tasks == 1, "paused, not stopped"
+    await pilot.reconnect()
+    assert pilot.state.connected is True
+    assert pilot.view is view
+    after_reconnect = len(paths)
+    assert after_reconnect > before, "the reconnect itself reloads"
+    await pilot.wait_for(lambda: status_calls(paths[after_reconnect:]) >= 2)
+
+
+async def test_leaving_the_dashboard_stops_its_live_task(dashboard: Pilot) -> None:
+    pilot = dashboard
+    view = pilot.view_as(DashboardView)
+    paths = record_requests(pilot)
+    await pilot.wait_for(lambda: status_calls(paths) >= 1)
+    await pilot.visit("/sessions")
+    assert isinstance(pilot.view, SessionsView)
+    assert view.running_tasks == 0
+    await periods(2)
+    before = status_calls(paths)
+    await periods(10)
+    assert status_calls(paths) == before, "the old dashboard still polls"
+
+
+async def test_closing_the_session_cancels_the_task_and_closes_the_client(
+    live: None, make_pilot: MakePilot, ada: tuple[dict[str, Any], str]
+) -> None:
+    before = asyncio.all_tasks()
+    pilot = await make_pilot("/", token=ada[1])
+    view = pilot.view_as(DashboardView)
+    http = pilot.api.http
+    paths = record_requests(pilot)
+    await pilot.wait_for(lambda: status_calls(paths) >= 1)
+    await pilot.close()
+    assert view.running_tasks == 0
+    assert http.is_closed
+    assert pilot.router.current is None
+    count = len(paths)
+    await periods(10)
+    assert len(paths) == count, "a request after the session closed"
+    left = {
+        task
+        for task in asyncio.all_tasks() - before
+        if not task.done() and task is not asyncio.current_task()
+    }
+    assert not left, f"tasks outlived the session: {left}"
+
+
+async def test_a_failing_refresh_shows_the_error_and_keeps_trying(
+    dashboard: Pilot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pilot = dashboard
+    view = pilot.view_as(DashboardView)
+    paths = record_requests(pilot)
+    backend_down = httpx.ConnectError("connection refused")
+
+    async def refuse(request: httpx.Request) -> None:
+        raise backend_down
+
+    pilot.api.http.event_hooks["request"].append(refuse)
+    await pilot.wait_for(lambda: view.error_text.visible)
+    assert "Cannot reach the Aegis server" in (view.error_text.value or "")
+    assert view.running_tasks == 1, "an unreachable server does not stop the task"
+    pilot.api.http.event_hooks["request"].remove(refuse)
+    count = status_calls(paths)
+    await pilot.wait_for(lambda: status_calls(paths) > count + 1 and not view.error_text.visible)
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _walk(control: ft.BaseControl) -> list[ft.BaseControl]:
+    found = [control]
+    for name in ("content", "controls"):
+        value = getattr(control, name, None)
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, ft.BaseControl):
+                found += _walk(child)
+    return found
+
+
+def _texts(control: ft.BaseControl) -> list[str]:
+    if isinstance(control, ft.Text) and control.value:
+        return [control.value]
+    return []
