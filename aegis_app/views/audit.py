@@ -7,7 +7,7 @@ from typing import Any
 import flet as ft
 
 from aegis_app.views.base import BaseView
-from aegis_app.views.components import local_time, page_header, section_card
+from aegis_app.views.components import Pager, local_time, page_header, section_card
 
 PAGE_SIZE = 50
 ALL = "all"
@@ -25,7 +25,7 @@ class AuditView(BaseView):
     icon = ft.Icons.RECEIPT_LONG_OUTLINED
 
     def build(self) -> ft.Control:
-        self.offset = 0
+        self.pager = Pager(PAGE_SIZE, self.load, back="Newer", forward="Older")
         self.kind = ft.Dropdown(
             label="Kind",
             width=220,
@@ -52,9 +52,6 @@ class AuditView(BaseView):
             rows=[],
         )
         self.empty = ft.Text("No events match these filters.", visible=False)
-        self.pager = ft.Text("")
-        self.previous = ft.TextButton("Newer", on_click=self._newer, disabled=True)
-        self.next = ft.TextButton("Older", on_click=self._older, disabled=True)
         return ft.Column(
             spacing=16,
             horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
@@ -65,12 +62,14 @@ class AuditView(BaseView):
                 section_card(
                     ft.Row([self.table], scroll=ft.ScrollMode.AUTO), self.empty, padding=8
                 ),
-                ft.Row([self.previous, self.pager, self.next]),
+                self.pager.control,
             ],
         )
 
     async def on_enter(self, params: dict[str, str]) -> None:
         self.params = params
+        # The table first: a failure loading the filter lists must stay on screen.
+        await self.load()
         kinds = await self.call_api(self.state.api.get("/audit/kinds"))
         if kinds:
             self.kind.options = [ft.DropdownOption(key=ALL, text="All kinds")] + [
@@ -81,10 +80,9 @@ class AuditView(BaseView):
             self.user.options = [ft.DropdownOption(key=ALL, text="All users")] + [
                 ft.DropdownOption(key=str(u["id"]), text=u["email"]) for u in users["items"]
             ]
-        await self.load()
 
     async def load(self) -> None:
-        query: dict[str, Any] = {"offset": self.offset, "limit": PAGE_SIZE}
+        query: dict[str, Any] = {"offset": self.pager.offset, "limit": PAGE_SIZE}
         if self.kind.value and self.kind.value != ALL:
             query["kind"] = self.kind.value
         if self.user.value and self.user.value != ALL:
@@ -92,7 +90,6 @@ class AuditView(BaseView):
         page: dict[str, Any] | None = await self.call_api(self.state.api.get("/audit", **query))
         if page is None:
             return
-        total = int(page.get("total", 0))
         items = page.get("items", [])
         self.table.rows = [
             ft.DataRow(
@@ -108,19 +105,7 @@ class AuditView(BaseView):
             for e in items
         ]
         self.empty.visible = not items
-        last = min(self.offset + PAGE_SIZE, total)
-        self.pager.value = f"{self.offset + 1 if total else 0}-{last} of {total}"
-        self.previous.disabled = self.offset == 0
-        self.next.disabled = last >= total
+        self.pager.show(int(page.get("total", 0)))
 
     async def _filter(self, _: ft.Event[ft.Dropdown]) -> None:
-        self.offset = 0
-        await self.load()
-
-    async def _newer(self, _: ft.Event[ft.TextButton]) -> None:
-        self.offset = max(0, self.offset - PAGE_SIZE)
-        await self.load()
-
-    async def _older(self, _: ft.Event[ft.TextButton]) -> None:
-        self.offset += PAGE_SIZE
-        await self.load()
+        await self.pager.first_page()

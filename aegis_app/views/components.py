@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import flet as ft
@@ -134,3 +134,41 @@ def _nice_ceiling(value: float) -> float:
         if value * 1.1 <= magnitude * step:
             return magnitude * step
     return magnitude
+
+
+class Pager:
+    """Previous/next over a paged list endpoint; ``load`` fetches the page at ``offset``."""
+
+    def __init__(
+        self,
+        page_size: int,
+        load: Callable[[], Awaitable[None]],
+        *,
+        back: str = "Previous",
+        forward: str = "Next",
+    ) -> None:
+        self.page_size = page_size
+        self.offset = 0
+        self._load = load
+        self.label = ft.Text("")
+        self.previous = ft.TextButton(back, on_click=self._back, disabled=True)
+        self.next = ft.TextButton(forward, on_click=self._forward, disabled=True)
+        self.control = ft.Row([self.previous, self.label, self.next])
+
+    def show(self, total: int) -> None:
+        last = min(self.offset + self.page_size, total)
+        self.label.value = f"{self.offset + 1 if total else 0}-{last} of {total}"
+        self.previous.disabled = self.offset == 0
+        self.next.disabled = last >= total
+
+    async def first_page(self) -> None:
+        self.offset = 0
+        await self._load()
+
+    async def _back(self, _: ft.Event[ft.TextButton]) -> None:
+        self.offset = max(0, self.offset - self.page_size)
+        await self._load()
+
+    async def _forward(self, _: ft.Event[ft.TextButton]) -> None:
+        self.offset += self.page_size
+        await self._load()

@@ -7,7 +7,7 @@ from typing import Any
 import flet as ft
 
 from aegis_app.views.base import BaseView
-from aegis_app.views.components import local_time, page_header, section_card
+from aegis_app.views.components import Pager, local_time, page_header, section_card
 
 PAGE_SIZE = 25
 
@@ -20,8 +20,7 @@ class UsersView(BaseView):
     icon = ft.Icons.PEOPLE_OUTLINE
 
     def build(self) -> ft.Control:
-        self.offset = 0
-        self.total = 0
+        self.pager = Pager(PAGE_SIZE, self.load)
         self.search = ft.TextField(
             label="Search users",
             prefix_icon=ft.Icons.SEARCH,
@@ -41,9 +40,6 @@ class UsersView(BaseView):
             ],
             rows=[],
         )
-        self.pager = ft.Text("")
-        self.previous = ft.TextButton("Previous", on_click=self._previous, disabled=True)
-        self.next = ft.TextButton("Next", on_click=self._next, disabled=True)
         self.form = _CreateUserForm(self)
         return ft.Column(
             spacing=16,
@@ -57,7 +53,7 @@ class UsersView(BaseView):
                 self.error_text,
                 self.notice,
                 section_card(ft.Row([self.table], scroll=ft.ScrollMode.AUTO), padding=8),
-                ft.Row([self.previous, self.pager, self.next]),
+                self.pager.control,
                 self.form.control,
             ],
         )
@@ -69,33 +65,23 @@ class UsersView(BaseView):
     async def load(self) -> None:
         page: dict[str, Any] | None = await self.call_api(
             self.state.api.get(
-                "/users", search=self.search.value or "", offset=self.offset, limit=PAGE_SIZE
+                "/users",
+                search=self.search.value or "",
+                offset=self.pager.offset,
+                limit=PAGE_SIZE,
             )
         )
         if page is None:
             return
-        self.total = int(page.get("total", 0))
         self.table.rows = [self._row(user) for user in page.get("items", [])]
-        last = min(self.offset + PAGE_SIZE, self.total)
-        self.pager.value = f"{self.offset + 1 if self.total else 0}-{last} of {self.total}"
-        self.previous.disabled = self.offset == 0
-        self.next.disabled = last >= self.total
+        self.pager.show(int(page.get("total", 0)))
 
     def say(self, message: str) -> None:
         self.notice.value = message
         self.notice.visible = bool(message)
 
     async def _search(self, _: ft.Event[ft.TextField]) -> None:
-        self.offset = 0
-        await self.load()
-
-    async def _previous(self, _: ft.Event[ft.TextButton]) -> None:
-        self.offset = max(0, self.offset - PAGE_SIZE)
-        await self.load()
-
-    async def _next(self, _: ft.Event[ft.TextButton]) -> None:
-        self.offset += PAGE_SIZE
-        await self.load()
+        await self.pager.first_page()
 
     async def _update_user(self, user: dict[str, Any], change: dict[str, Any], done: str) -> None:
         self.say("")

@@ -86,7 +86,7 @@ async def test_rows_are_newest_first(audit: Pilot) -> None:
     assert [row["time"] for row in rows(view)] == sorted(
         (row["time"] for row in rows(view)), reverse=True
     )
-    assert view.pager.value == "1-3 of 3"
+    assert view.pager.label.value == "1-3 of 3"
     assert not view.empty.visible
 
 
@@ -105,7 +105,7 @@ async def test_filter_by_kind(audit: Pilot) -> None:
     view = pilot.view_as(AuditView)
     await choose(pilot, view.kind, "user_created")
     assert kinds(view) == ["User created"]
-    assert view.pager.value == "1-1 of 1"
+    assert view.pager.label.value == "1-1 of 1"
     await choose(pilot, view.kind, "password_changed")
     assert kinds(view) == []
     assert view.empty.visible
@@ -152,25 +152,25 @@ async def test_newer_and_older_pages(
     view = pilot.view_as(AuditView)
     total = 61  # with Ada's registration, the newest
     assert len(view.table.rows) == PAGE_SIZE
-    assert view.pager.value == f"1-50 of {total}"
-    assert view.previous.disabled and not view.next.disabled
+    assert view.pager.label.value == f"1-50 of {total}"
+    assert view.pager.previous.disabled and not view.pager.next.disabled
     first_page = [row["detail"] for row in rows(view)]
     assert kinds(view)[0] == "Registered"
     assert first_page[1:] == [f"Attempt {i:02}" for i in range(59, 10, -1)]
 
     await pilot.click("Older")
-    assert view.pager.value == f"51-{total} of {total}"
+    assert view.pager.label.value == f"51-{total} of {total}"
     assert [row["detail"] for row in rows(view)] == [f"Attempt {i:02}" for i in range(10, -1, -1)]
-    assert not view.previous.disabled and view.next.disabled
+    assert not view.pager.previous.disabled and view.pager.next.disabled
 
     await pilot.click("Newer")
-    assert view.pager.value == f"1-50 of {total}"
+    assert view.pager.label.value == f"1-50 of {total}"
     assert [row["detail"] for row in rows(view)] == first_page
-    assert view.previous.disabled and not view.next.disabled
+    assert view.pager.previous.disabled and not view.pager.next.disabled
 
     # A filter starts again at the first page.
     await pilot.click("Older")
     await choose(pilot, view.kind, "sign_in_failed")
-    assert view.pager.value == "1-50 of 60"
+    assert view.pager.label.value == "1-50 of 60"
     assert rows(view)[0]["detail"] == "Attempt 59"
-    assert view.previous.disabled and not view.next.disabled
+    assert view.pager.previous.disabled and not view.pager.next.disabled

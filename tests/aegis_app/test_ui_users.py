@@ -124,7 +124,7 @@ async def test_the_list_shows_every_user(
         ["Ada Lovelace", ADA["email"], "Admin", "Active"],
         ["Bob Builder", BOB["email"], "Viewer", "Active"],
     ]
-    assert view.pager.value == "1-2 of 2"
+    assert view.pager.label.value == "1-2 of 2"
     assert button(view, "Ada Lovelace", "Make viewer")
     assert button(view, "Bob Builder", "Make admin")
     assert not view.error_text.visible
@@ -141,15 +141,15 @@ async def test_search_filters_the_list(
     await pilot.fill("Search users", "carol")
     await pilot.submit("Search users")
     assert names(view) == ["Carol Danvers"]
-    assert view.pager.value == "1-1 of 1"
+    assert view.pager.label.value == "1-1 of 1"
     await pilot.fill("Search users", "BUILDER")  # a name, ignoring case
     await pilot.submit("Search users")
     assert names(view) == ["Bob Builder"]
     await pilot.fill("Search users", "nobody")
     await pilot.submit("Search users")
     assert names(view) == []
-    assert view.pager.value == "0-0 of 0"
-    assert view.next.disabled and view.previous.disabled
+    assert view.pager.label.value == "0-0 of 0"
+    assert view.pager.next.disabled and view.pager.previous.disabled
     await pilot.fill("Search users", "")
     await pilot.submit("Search users")
     assert len(view.table.rows) == 3
@@ -310,22 +310,22 @@ async def test_paging_buttons(
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     assert len(view.table.rows) == PAGE_SIZE
-    assert view.pager.value == "1-25 of 31"
-    assert view.previous.disabled and not view.next.disabled
+    assert view.pager.label.value == "1-25 of 31"
+    assert view.pager.previous.disabled and not view.pager.next.disabled
     await pilot.click("Next")
-    assert view.pager.value == "26-31 of 31"
+    assert view.pager.label.value == "26-31 of 31"
     assert names(view) == [f"User {i:02}" for i in range(24, 30)]
-    assert not view.previous.disabled and view.next.disabled
+    assert not view.pager.previous.disabled and view.pager.next.disabled
     await pilot.click("Previous")
-    assert view.pager.value == "1-25 of 31"
+    assert view.pager.label.value == "1-25 of 31"
     assert names(view)[0] == "Ada Lovelace"
-    assert view.previous.disabled and not view.next.disabled
+    assert view.pager.previous.disabled and not view.pager.next.disabled
     # A search starts again at the first page.
     await pilot.click("Next")
     await pilot.fill("Search users", "User 2")
     await pilot.submit("Search users")
-    assert view.pager.value == "1-10 of 10"
-    assert view.previous.disabled and view.next.disabled
+    assert view.pager.label.value == "1-10 of 10"
+    assert view.pager.previous.disabled and view.pager.next.disabled
 
 
 async def test_exactly_one_page_has_no_next(
@@ -334,5 +334,5 @@ async def test_exactly_one_page_has_no_next(
     add_users_directly(backend, PAGE_SIZE - 1)
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
-    assert view.pager.value == "1-25 of 25"
-    assert view.previous.disabled and view.next.disabled
+    assert view.pager.label.value == "1-25 of 25"
+    assert view.pager.previous.disabled and view.pager.next.disabled
