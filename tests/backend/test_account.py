@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, PASSWORD, Api
+from api_helpers import API, PASSWORD, Api, MakeApi
 from dashboard_helpers import ADMIN, admin_and_viewer, audit_rows, detail
 
 from backend.services.devices import describe_device
@@ -198,3 +198,20 @@ async def test_sign_out_everywhere_else_needs_the_scope(api: Api) -> None:
 )
 def test_describe_device(agent: str, device: str) -> None:
     assert describe_device(agent) == device
+
+
+async def test_wrong_current_passwords_are_throttled_like_sign_ins(make_api: MakeApi) -> None:
+    api = await make_api(login_failures_allowed=2)
+    client, _ = await api.signed_in(register=True)
+    for _ in range(2):
+        response = await client.post(
+            f"{API}/auth/password",
+            json={"current_password": "not it at all", "new_password": "a brand new one"},
+        )
+        assert response.status_code == 400
+    response = await client.post(
+        f"{API}/auth/password",
+        json={"current_password": PASSWORD, "new_password": "a brand new one"},
+    )
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 0

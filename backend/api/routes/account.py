@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from backend.api.deps import CurrentSession, SessionDep, SettingsDep, client_ip
+from backend.api.deps import (
+    CurrentSession,
+    EmailThrottleDep,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+)
 from backend.api.schemas import PasswordChange, PasswordChanged, ProfileUpdate, UserOut
 from backend.core.security import hash_password, verify_password
 from backend.services import audit
@@ -42,9 +48,20 @@ def change_password(
     current: CurrentSession,
     db: SessionDep,
     settings: SettingsDep,
+    throttle: EmailThrottleDep,
 ) -> PasswordChanged:
     user = current.user
+    # A stolen session must not become a way to guess the password: same limit as sign-in.
+    key = f"email:{user.email}"
+    wait = throttle.retry_after(key)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many wrong passwords. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
     if not verify_password(body.current_password, user.password_hash):
+        throttle.record_failure(key)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=WRONG_CURRENT_PASSWORD)
     if len(body.new_password) < settings.min_password_length:
         raise HTTPException(
