@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -16,6 +17,7 @@ from aegis_app.views.shell import is_narrow
 log = logging.getLogger("aegis.routing")
 
 SIGN_IN_ROUTE = "/login"
+PUSH_ROUTE_TIMEOUT = 10.0
 HOME_ROUTE = "/"
 
 
@@ -58,11 +60,25 @@ class Router:
         self.current: BaseView | None = None
         self.current_route = ""
         self._framed_narrow = False
+        self._sign_in_pending = False
 
     async def go(self, route: str) -> None:
         if route == self.current_route:
             return
-        await self.page.push_route(route)
+        await self._push(route)
+
+    async def _push(self, route: str) -> bool:
+        """Ask the client for a history entry; it answers with a route-change event.
+
+        A client that went away mid-call never answers, and Flet waits forever by
+        default: give up after a while, and let :meth:`on_reconnect` reconcile.
+        """
+        try:
+            await asyncio.wait_for(self.page.push_route(route), PUSH_ROUTE_TIMEOUT)
+        except TimeoutError:
+            log.info("client did not confirm navigation to %s", route)
+            return False
+        return True
 
     async def on_route_change(self, event: ft.RouteChangeEvent) -> None:
         if event.route != self.current_route:  # already shown by a redirect in show()
@@ -79,7 +95,7 @@ class Router:
             # event that can arrive while we wait, and must not mount the view again
             # (a second mount would also swallow the one-shot ``state.notice``).
             self.current_route = redirect
-            await self.page.push_route(redirect)
+            await self._push(redirect)
             # The client may still be on `redirect` already; show it either way.
             path, params = split_route(redirect)
             view_class = self.routes.get(path, NotFoundView)
@@ -102,6 +118,7 @@ class Router:
         view = view_class(self.page, self.state, self)
         self.current = view
         self.current_route = route
+        self._sign_in_pending = False
         self._framed_narrow = is_narrow(self.page)
         self.page.title = f"{view.title} · Aegis"
         self.page.views.clear()
@@ -133,21 +150,40 @@ class Router:
 
     async def session_ended(self, notice: str = SESSION_ENDED) -> None:
         """The server no longer knows our session: back to sign-in, saying why."""
-        if self.current is not None and not self.current.requires_auth:
+        if self.state.signed_in:
+            self.state.session_ended(notice)
+        await self._leave_for_sign_in()
+
+    async def _leave_for_sign_in(self) -> None:
+        """Once per ended session, and only over a live connection.
+
+        Several requests can see the same 401 (the dashboard makes two at once), and a
+        401 can arrive while the tab is reloading; then :meth:`on_reconnect` does it.
+        """
+        if self.current is None or not self.current.requires_auth:
             return
-        if not self.state.signed_in:
-            return  # already ended (a second 401, or the reconnect check): one redirect
-        self.state.session_ended(notice)
-        await self.go(sign_in_route(next_route=self.current_route))
+        if self._sign_in_pending or not self.state.connected:
+            return
+        self._sign_in_pending = True
+        if not await self._push(sign_in_route(next_route=self.current_route)):
+            self._sign_in_pending = False
 
     async def on_reconnect(self) -> None:
         """Check the session is still good, then refresh the active view (or sign in)."""
         self.state.connected = True
         if self.current is None:
             return
-        if self.current.requires_auth and not await self.state.check_still_signed_in():
-            await self.session_ended()
-            return
+        if self.current.requires_auth:
+            was_signed_in = self.state.signed_in
+            if was_signed_in:
+                await self.state.check_still_signed_in()  # a 401 redirects by itself
+            if not self.state.signed_in:
+                if not was_signed_in:
+                    # Ended while we were away: that redirect may never have reached
+                    # the client, so send it again now that someone is listening.
+                    self._sign_in_pending = False
+                await self.session_ended()
+                return
         await self.current.on_refresh()
         self.current.refresh_ui()
 

@@ -210,3 +210,21 @@ async def test_reconnect_after_the_session_ended_goes_to_sign_in(
     assert pilot.route == "/login?next=%2Fsessions"
     assert pilot.has_text(SESSION_ENDED)
     assert pilot.pushed_routes == ["/login?next=%2Fsessions"], "one history entry, not two"
+
+
+async def test_a_session_ending_during_an_outage_redirects_once_the_client_is_back(
+    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+) -> None:
+    """A 401 seen while the tab reloads must not push into the dead connection."""
+    pilot = await make_pilot("/sessions", token=ada[1])
+    await pilot.session.disconnect(300)
+    await pilot.wait_idle()
+    backend.end_all_sessions()
+    # What a poll's 401 does during the outage; it must return, not wait on the client.
+    await asyncio.wait_for(pilot.router.session_ended(), 5)
+    assert pilot.pushed_routes == [], "nothing is sent while nobody listens"
+    assert isinstance(pilot.view, SessionsView)
+    await pilot.reconnect()
+    assert isinstance(pilot.view, SignInView)
+    assert pilot.pushed_routes == ["/login?next=%2Fsessions"]
+    assert pilot.has_text(SESSION_ENDED)
