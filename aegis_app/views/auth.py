@@ -59,6 +59,7 @@ class SignInView(BaseView):
         self.email.on_submit = self._focus_password
         self.submit_button = ft.FilledButton("Sign in", on_click=self.submit, expand=True)
         self.create_account = ft.TextButton("Create account", on_click=self._to_register)
+        self.new_here = ft.Row([ft.Text("New here?"), self.create_account], tight=True)
         self.notice = ft.Text(self.state.notice or "", visible=bool(self.state.notice))
         self.state.notice = None
         return _card(
@@ -68,13 +69,13 @@ class SignInView(BaseView):
             self.password,
             self.error_text,
             ft.Row([self.submit_button]),
-            ft.Row([ft.Text("New here?"), self.create_account], tight=True),
+            self.new_here,
         )
 
     async def on_enter(self, params: dict[str, str]) -> None:
         self.params = params
         status = await self.call_api(self.state.api.get("/auth/registration"))
-        self.create_account.visible = bool(status and status.get("open"))
+        self.create_account.visible = self.new_here.visible = bool(status and status.get("open"))
         if status and status.get("first_account"):
             first = "No account exists yet. Create the first one: it will be the admin."
             self.notice.value = f"{self.notice.value}\n\n{first}" if self.notice.value else first

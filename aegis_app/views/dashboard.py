@@ -40,12 +40,12 @@ class DashboardView(BaseView):
     def build(self) -> ft.Control:
         user = self.state.user
         self.updated = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
-        self.banner_icon = ft.Icon(ft.Icons.HOURGLASS_EMPTY, color=ft.Colors.WHITE)
-        self.banner_text = ft.Text("Checking…", color=ft.Colors.WHITE, weight=ft.FontWeight.W_600)
+        self.banner_icon = ft.Icon(ft.Icons.HOURGLASS_EMPTY)
+        self.banner_text = ft.Text("Checking…", weight=ft.FontWeight.W_600)
         self.banner = ft.Container(
             padding=ft.Padding.symmetric(horizontal=20, vertical=14),
             border_radius=12,
-            bgcolor=ft.Colors.GREY_600,
+            bgcolor=ft.Colors.with_opacity(0.14, ft.Colors.GREY_600),
             content=ft.Row([self.banner_icon, self.banner_text]),
         )
         self.cards = ft.ResponsiveRow(spacing=12, run_spacing=12)
@@ -111,8 +111,12 @@ class DashboardView(BaseView):
     def _show_status(self, status: dict[str, Any]) -> None:
         overall = str(status.get("overall", "unknown"))
         icon, color, word = status_style(overall)
-        self.banner.bgcolor = color
+        # Tinted background, full-strength text: readable in light and dark themes.
+        self.banner.bgcolor = ft.Colors.with_opacity(0.14, color)
+        self.banner.border = ft.Border.all(1, color)
         self.banner_icon.icon = icon
+        self.banner_icon.color = color
+        self.banner_text.color = color
         self.banner_text.value = f"{word}. {OVERALL_MESSAGE.get(overall, '')}".strip()
         self.cards.controls = [
             ft.Container(component_card(item), col=CARD_COLUMNS)

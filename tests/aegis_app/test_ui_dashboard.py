@@ -64,7 +64,8 @@ async def test_banner_says_the_overall_status_in_words(signed_in_pilot: Pilot) -
     assert word in WORDS - {"Unknown"}, text
     assert message in OVERALL_MESSAGE.values(), text
     overall = next(key for key, (_, _, w) in STATUS_STYLE.items() if w == word)
-    assert view.banner.bgcolor == STATUS_STYLE[overall][1]
+    assert view.banner_icon.color == STATUS_STYLE[overall][1]
+    assert view.banner_text.color == STATUS_STYLE[overall][1]
     assert OVERALL_MESSAGE[overall] == message
     assert text != "Checking…"
 
