@@ -111,6 +111,19 @@ def api_component(response_ms: float | None, error: str | None = None) -> Compon
     )
 
 
+def api_unmeasured(window_seconds: float) -> Component:
+    return Component(
+        key="api",
+        name="API",
+        status="degraded",
+        reason=(
+            f"Not measured in the last {window_seconds:.0f} s: the metric sampler has not run."
+        ),
+        facts=[Fact(label="Response time", value="not measured")],
+        metrics={"response_ms": None},
+    )
+
+
 def database_component(
     latency_ms: float | None, size_bytes: int | None, *, dialect: str, error: str | None = None
 ) -> Component:

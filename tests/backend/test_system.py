@@ -114,7 +114,9 @@ async def test_status_shows_a_failed_job(api: Api) -> None:
     assert body["overall"] in ("degraded", "down")
 
 
-async def test_status_reads_the_latest_sample_or_probes_live(make_api: MakeApi) -> None:
+async def test_status_reads_the_latest_sample_and_says_when_there_is_none(
+    make_api: MakeApi,
+) -> None:
     api = await make_api(metrics_interval_seconds=3600)
     client, _ = await api.signed_in(ADMIN, register=True)
     await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
@@ -139,9 +141,10 @@ async def test_status_reads_the_latest_sample_or_probes_live(make_api: MakeApi) 
     with api.db() as db:
         db.execute(delete(MetricSample))
         db.commit()
-    live = {c["key"]: c for c in (await client.get(STATUS)).json()["components"]}
-    assert live["api"]["status"] == "healthy"
-    assert 0 < live["api"]["metrics"]["response_ms"] < 400
+    unmeasured = {c["key"]: c for c in (await client.get(STATUS)).json()["components"]}
+    assert unmeasured["api"]["status"] == "degraded"
+    assert unmeasured["api"]["reason"].startswith("Not measured in the last")
+    assert unmeasured["api"]["metrics"]["response_ms"] is None
 
 
 async def test_metrics_history_oldest_first_within_the_window(api: Api) -> None:
