@@ -8,6 +8,7 @@ reads from the WebSocket handshake after a refresh or a server restart.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -105,16 +106,43 @@ class BrowserCookieStore:
         )
 
 
+class InProcessTransport(httpx.ASGITransport):
+    """Calls the API in-process, and lets every request finish even if its caller is gone.
+
+    A session's tasks are cancelled when the user leaves a view or the session is
+    evicted. Cancelling a request half-way tore its database session down while the
+    worker thread still used the connection (``IllegalStateChangeError``, and once a
+    SQLite crash, with hundreds of sessions evicted at once). Now the caller stops
+    waiting at once and the request completes on its own; its answer is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, client: tuple[str, int]) -> None:
+        # raise_app_exceptions=False: a backend bug must reach the view as a 500 (which
+        # APIClient turns into words), not as the backend's own exception.
+        super().__init__(app=app, client=client, raise_app_exceptions=False)
+        self._in_flight: set[asyncio.Task[httpx.Response]] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        task = asyncio.ensure_future(super().handle_async_request(request))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+        return await asyncio.shield(task)
+
+    def _finished(self, task: asyncio.Task[httpx.Response]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("an abandoned in-process request failed: %s", task.exception())
+
+    @property
+    def requests_in_flight(self) -> int:
+        return len(self._in_flight)
+
+
 def web_target(app: FastAPI, mount_path: str) -> Target:
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
         # The browser's address and agent, so the sessions list shows the real device.
-        # raise_app_exceptions=False: a backend bug must reach the view as a 500 (which
-        # APIClient turns into words), not as the backend's own exception.
-        transport = httpx.ASGITransport(
-            app=app, client=(page.client_ip or "127.0.0.1", 0), raise_app_exceptions=False
-        )
         return httpx.AsyncClient(
-            transport=transport,
+            transport=InProcessTransport(app, client=(page.client_ip or "127.0.0.1", 0)),
             base_url=IN_PROCESS_BASE_URL,
             headers={"user-agent": page.client_user_agent or "unknown browser"},
             timeout=API_TIMEOUT,
