@@ -16,7 +16,7 @@ class _MessageView(BaseView):
         async def home(_: ft.Event[ft.TextButton]) -> None:
             await self.router.go("/")
 
-        return ft.Column(
+        message = ft.Column(
             horizontal_alignment=ft.CrossAxisAlignment.CENTER,
             controls=[
                 ft.Icon(self.icon_name, size=48, color=ft.Colors.ON_SURFACE_VARIANT),
@@ -25,6 +25,8 @@ class _MessageView(BaseView):
                 ft.TextButton("Go to the dashboard", on_click=home),
             ],
         )
+        # Centred across the content area too, not only in the signed-out frame.
+        return ft.Row([message], alignment=ft.MainAxisAlignment.CENTER)
 
 
 class NotFoundView(_MessageView):

@@ -78,6 +78,8 @@ class UsersView(BaseView):
 
     def say(self, message: str) -> None:
         self.notice.value = message
+        # Selectable text has no accessible name of its own (see ``show_error``).
+        self.notice.semantics_label = message or None
         self.notice.visible = bool(message)
 
     async def _search(self, _: ft.Event[ft.TextField]) -> None:
@@ -172,6 +174,8 @@ class _CreateUserForm:
             ft.Text("Create a user", size=16, weight=ft.FontWeight.W_600),
             ft.Row(
                 wrap=True,
+                # Top, not centre: the password's helper line must not lift its box.
+                vertical_alignment=ft.CrossAxisAlignment.START,
                 controls=[self.full_name, self.email, self.role, self.password],
             ),
             ft.Row([ft.FilledButton("Create user", on_click=self.submit)]),
@@ -198,6 +202,7 @@ class _CreateUserForm:
             if temporary
             else f"Created {created['user']['email']} with the password you set."
         )
+        self.result.semantics_label = self.result.value
         self.result.visible = True
         self.full_name.value = self.email.value = self.password.value = ""
         await self.view.load()
