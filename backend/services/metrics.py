@@ -122,13 +122,20 @@ def latest_sample(db: Session) -> MetricSample | None:
     return db.scalar(select(MetricSample).order_by(MetricSample.at.desc()).limit(1))
 
 
-def samples_since(db: Session, since: datetime, *, cap: int = MAX_SAMPLES) -> list[MetricSample]:
-    """Samples taken at or after ``since``, oldest first, thinned evenly to at most ``cap``."""
+def samples_since(
+    db: Session, since: datetime, *, cap: int = MAX_SAMPLES, points: int | None = None
+) -> list[MetricSample]:
+    """Samples taken at or after ``since``, oldest first, thinned to at most ``cap``.
+
+    With ``points``, one sample per ``(now - since) / points`` time bucket instead.
+    """
     rows = list(
         db.scalars(
             select(MetricSample).where(MetricSample.at >= since).order_by(MetricSample.at.asc())
         )
     )
+    if points is not None:
+        rows = one_per_bucket(rows, (utcnow() - since).total_seconds() / points)
     return thin(rows, cap)
 
 
@@ -140,3 +147,17 @@ def thin(rows: list[T], cap: int) -> list[T]:
         return rows[-1:]
     step = (len(rows) - 1) / (cap - 1)
     return [rows[round(i * step)] for i in range(cap)]
+
+
+def one_per_bucket(rows: list[MetricSample], bucket_seconds: float) -> list[MetricSample]:
+    """The newest sample in each time bucket, oldest bucket first.
+
+    Buckets are aligned to the epoch, not to the request, so asking again a few seconds
+    later returns the same samples plus new ones: a chart can keep the points it drew.
+    """
+    if bucket_seconds <= 0:
+        return rows
+    newest: dict[int, MetricSample] = {}
+    for row in rows:
+        newest[int(row.at.timestamp() // bucket_seconds)] = row
+    return [newest[bucket] for bucket in sorted(newest)]

@@ -257,3 +257,24 @@ def _texts(control: ft.BaseControl) -> list[str]:
     if isinstance(control, ft.Text) and control.value:
         return [control.value]
     return []
+
+
+def test_a_refresh_reuses_the_points_already_drawn() -> None:
+    """Only new and dropped points change; the rest keep their control (and their x)."""
+    from datetime import UTC, datetime, timedelta
+
+    from aegis_app.views.components import MetricChart
+
+    chart = MetricChart("CPU", "%", "indigo", window_minutes=60)
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    first = [(start + timedelta(seconds=30 * i), float(i)) for i in range(20)]
+    chart.show(first, start + timedelta(minutes=10), fixed_max=100.0)
+    drawn = list(chart.series.points)
+    later = [*first[1:], (start + timedelta(seconds=600), 99.0)]
+    chart.show(later, start + timedelta(minutes=10, seconds=30), fixed_max=100.0)
+    points = chart.series.points
+    assert len(points) == 20
+    assert all(a is b for a, b in zip(points[:19], drawn[1:], strict=True))
+    assert points[-1] not in drawn and points[-1].y == 99.0
+    assert chart.chart.max_x == pytest.approx(chart.minutes(start + timedelta(minutes=10.5)))
+    assert chart.latest.value == "99.0 %"

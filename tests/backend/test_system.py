@@ -310,3 +310,16 @@ async def test_run_once_describes_an_error_without_a_message() -> None:
     job = Job("broken", 60, broken)
     await Scheduler(jobs=[job]).run_once(job)
     assert (job.last_outcome, job.last_error, job.runs) == ("failed", "KeyError (no message)", 1)
+
+
+async def test_metrics_points_keeps_one_sample_per_time_bucket(api: Api) -> None:
+    client, _ = await api.signed_in(ADMIN, register=True)
+    await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
+    add_samples(api, [timedelta(seconds=s) for s in range(5, 3600, 5)])  # an hour, every 5 s
+    first = (await client.get(METRICS, params={"minutes": 60, "points": 120})).json()["samples"]
+    assert 110 <= len(first) <= 122, "about one per 30-second bucket"
+    again = (await client.get(METRICS, params={"minutes": 60, "points": 120})).json()["samples"]
+    shared = {s["at"] for s in first} & {s["at"] for s in again}
+    assert len(shared) >= len(first) - 2, "the same buckets pick the same samples"
+    bad = await client.get(METRICS, params={"points": 3})
+    assert bad.status_code == 422 and "points" in bad.json()["detail"]

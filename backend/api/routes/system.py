@@ -88,8 +88,12 @@ def metric_history(
     db: SessionDep,
     settings: SettingsDep,
     minutes: Annotated[int, Query(ge=1, le=1440, description="How far back, 1 to 1440.")] = 60,
+    points: Annotated[
+        int | None,
+        Query(ge=10, le=2000, description="At most one sample per 1/points of the window."),
+    ] = None,
 ) -> MetricsOut:
-    samples = metrics.samples_since(db, utcnow() - timedelta(minutes=minutes))
+    samples = metrics.samples_since(db, utcnow() - timedelta(minutes=minutes), points=points)
     return MetricsOut(
         interval_seconds=settings.metrics_interval_seconds,
         retention_hours=settings.metrics_retention_hours,
