@@ -52,6 +52,7 @@ from flet.pubsub.pubsub_hub import PubSubHub
 
 from aegis_app.api_client import APIClient
 from aegis_app.app import ROUTER_KEY, create_frontend_app
+from aegis_app.launch.web import InProcessTransport
 from aegis_app.routing import Router
 from aegis_app.state import STATE_KEY, SessionState
 from aegis_app.target import Target
@@ -414,9 +415,8 @@ def in_process_target(
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
             # As web_target: a backend exception arrives as a 500 response.
-            transport=httpx.ASGITransport(
-                app=api_app, client=("127.0.0.1", 50000), raise_app_exceptions=False
-            ),
+            # The web target's transport: cancelled views never cut a request short.
+            transport=InProcessTransport(api_app, client=("127.0.0.1", 50000)),
             base_url=BASE_URL,
             headers={"user-agent": page.client_user_agent or USER_AGENT},
         )
