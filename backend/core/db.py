@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,10 +20,19 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # No pool: a request holds its connection across thread hops (dependency, route,
+        # teardown) without holding a thread, so with a bounded pool every worker thread
+        # could end up waiting for a connection held by a request waiting for a thread.
+        # That locked the server at ~100 live dashboards. Opening a SQLite file is cheap.
+        engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Room for every worker thread (anyio's default limit is 40) plus the scheduler.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=40, pool_timeout=10)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -123,19 +123,19 @@ def latest_sample(db: Session) -> MetricSample | None:
 
 
 def samples_since(
-    db: Session, since: datetime, *, cap: int = MAX_SAMPLES, points: int | None = None
+    db: Session, since: datetime, *, cap: int = MAX_SAMPLES, bucket_seconds: float | None = None
 ) -> list[MetricSample]:
     """Samples taken at or after ``since``, oldest first, thinned to at most ``cap``.
 
-    With ``points``, one sample per ``(now - since) / points`` time bucket instead.
+    With ``bucket_seconds``, first one sample per time bucket of that length.
     """
     rows = list(
         db.scalars(
             select(MetricSample).where(MetricSample.at >= since).order_by(MetricSample.at.asc())
         )
     )
-    if points is not None:
-        rows = one_per_bucket(rows, (utcnow() - since).total_seconds() / points)
+    if bucket_seconds is not None:
+        rows = one_per_bucket(rows, bucket_seconds)
     return thin(rows, cap)
 
 

@@ -93,7 +93,12 @@ def metric_history(
         Query(ge=10, le=2000, description="At most one sample per 1/points of the window."),
     ] = None,
 ) -> MetricsOut:
-    samples = metrics.samples_since(db, utcnow() - timedelta(minutes=minutes), points=points)
+    samples = metrics.samples_since(
+        db,
+        utcnow() - timedelta(minutes=minutes),
+        # Fixed by the request, not by the clock: the same buckets on every refresh.
+        bucket_seconds=minutes * 60 / points if points else None,
+    )
     return MetricsOut(
         interval_seconds=settings.metrics_interval_seconds,
         retention_hours=settings.metrics_retention_hours,
