@@ -288,7 +288,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 async def wait_evicted(server: Server) -> float | None:
-    """Seconds until the server's log says every session is gone; None if it died."""
+    """Seconds until the server's log says every session is gone; None if not by the deadline."""
     assert server.proc is not None
     started = time.perf_counter()
     while time.perf_counter() - started < EVICTION_WAIT_SECONDS:
@@ -297,7 +297,7 @@ async def wait_evicted(server: Server) -> float | None:
         if server.sessions_left() == 0:
             return time.perf_counter() - started
         await asyncio.sleep(0.5)
-    raise RuntimeError(f"sessions not evicted in {EVICTION_WAIT_SECONDS} s")
+    return None
 
 
 async def register_admin(server: Server) -> str:
@@ -403,10 +403,14 @@ async def measure(server: Server) -> dict[str, Any]:
         clients = []
         evicted = await wait_evicted(server)
         assert server.proc is not None
-        if evicted is None:  # seen: a segfault in libsqlite3 while sessions were evicted
+        if server.proc.poll() is not None:  # seen once: a SQLite crash during eviction
             figures["server_exit_code_during_eviction"] = server.proc.returncode
             return figures
-        figures["eviction_wait_s"] = evicted
+        if evicted is None:
+            # Seen: a few sockets of opens cut short by the time budget stay open.
+            figures["sessions_not_evicted_after_wait"] = server.sessions_left()
+        else:
+            figures["eviction_wait_s"] = evicted
         await asyncio.sleep(1)
         rss_evicted = server.rss_kib()
         figures["rss_evicted_kib"] = rss_evicted
