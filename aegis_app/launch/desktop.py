@@ -78,6 +78,41 @@ def window_main(frontend_main: SessionHandler, lifecycle: WindowLifecycle) -> Se
     return main
 
 
+START_ERROR_TITLE = "Aegis could not start"
+
+
+def start_error_main(message: str) -> SessionHandler:
+    """A window that only says why the app could not start, with a way to close it."""
+    meta = app_metadata()
+
+    async def main(page: ft.Page) -> None:
+        async def close(_: ft.Event[ft.Button]) -> None:
+            await page.window.destroy()  # type: ignore[no-untyped-call]
+
+        page.title = START_ERROR_TITLE
+        page.window.width = min(meta.window_width, 720)
+        page.window.height = min(meta.window_height, 420)
+        page.theme = ft.Theme(color_scheme_seed=ft.Colors.INDIGO)
+        page.padding = 32
+        page.add(
+            ft.Column(
+                spacing=16,
+                controls=[
+                    ft.Row(
+                        [
+                            ft.Icon(ft.Icons.ERROR_OUTLINE, color=ft.Colors.ERROR, size=32),
+                            ft.Text(START_ERROR_TITLE, size=24, weight=ft.FontWeight.BOLD),
+                        ]
+                    ),
+                    ft.Text(message, selectable=True),
+                    ft.FilledButton("Close", on_click=close),
+                ],
+            )
+        )
+
+    return main
+
+
 def run_desktop() -> int:
     """``aegis desktop``: backend first (so the first view's data is ready), then the window."""
     settings = Settings()
@@ -95,6 +130,8 @@ def run_desktop() -> int:
         backend.start()
     except BackendStartError as error:
         log.error("%s", error)
+        # Started from a desktop icon there is no console: say it in a window too.
+        asyncio.run(WindowLifecycle().run(start_error_main(str(error))))
         return 1
     except KeyboardInterrupt:
         log.info("stopped while the backend was starting")

@@ -35,15 +35,31 @@ def seconds_since_process_start() -> float:
     return time.time() - psutil.Process().create_time()
 
 
+def _first_line(error: BaseException) -> str:
+    """An exception in words, without SQLAlchemy's trailing link and statement."""
+    text = str(error).split("\n", 1)[0].split(" (Background on this error", 1)[0]
+    return text.rstrip(".") or type(error).__name__
+
+
 class _ErrorCatcher(logging.Handler):
     """Keeps the last error uvicorn logs while starting (its lifespan failures)."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.last: logging.LogRecord | None = None
+        self.cause: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        # uvicorn logs the real cause first (an exception, or a lifespan failure whose
+        # message is a formatted traceback), then a generic "startup failed".
         self.last = record
+        if record.exc_info and record.exc_info[1] is not None:
+            self.cause = _first_line(record.exc_info[1])
+            return
+        message = record.getMessage()
+        if message.startswith("Traceback (most recent call last)"):
+            lines = [line for line in message.strip().splitlines() if line.strip()]
+            self.cause = lines[-1].strip()
 
 
 class EmbeddedBackend:
@@ -149,9 +165,10 @@ class EmbeddedBackend:
 
     def _failure_reason(self, catcher: _ErrorCatcher) -> str:
         cause: object = self._crash
-        if catcher.last is not None:
-            exc_info = catcher.last.exc_info
-            cause = exc_info[1] if exc_info and exc_info[1] else catcher.last.getMessage()
+        if catcher.cause is not None:
+            cause = catcher.cause
+        elif catcher.last is not None:
+            cause = catcher.last.getMessage()
         where = f"See the log in {self.settings.log_dir}."
         if cause is None:
             return f"Aegis's backend stopped while starting. {where}"

@@ -104,3 +104,18 @@ def test_sigint_while_the_window_starts_leaves_nothing_behind(desktop_app: Any) 
     assert wait_for(lambda: "backend ready" in app.log_text(), timeout=30)
     assert app.terminate(signal.SIGINT) == 0, app.tail()
     assert not app.leftovers()
+
+
+@pytest.mark.desktop
+def test_a_backend_that_cannot_start_is_explained_in_a_window(
+    desktop_app: Any, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the database directory should be")
+    app = desktop_app({**NO_KEYRING_ENV, "AEGIS_DATABASE_URL": f"sqlite:///{blocker}/aegis.db"})
+    app.launch()
+    wid = app.window("Aegis could not start", timeout=30)
+    assert app.screenshot(wid, artifacts_dir / "desktop-start-error.png") > 50
+    assert "backend could not start: FileExistsError" in app.log_text()
+    assert app.terminate() == 1, "closing the message still reports the failure"
+    assert not app.leftovers()

@@ -100,7 +100,9 @@ def test_a_failed_start_says_why(tmp_path: Path) -> None:
         data_dir=tmp_path / "data", database_url=f"sqlite:///{blocker}/aegis.db", _env_file=None
     )
     backend = EmbeddedBackend(settings)
-    with pytest.raises(BackendStartError, match=r"backend could not start: .*See the log in"):
+    with pytest.raises(
+        BackendStartError, match=r"backend could not start: FileExistsError: .*See the log in"
+    ):
         backend.start()
     assert not backend.running
     assert not [t for t in threading.enumerate() if t.name == "aegis-backend"]
