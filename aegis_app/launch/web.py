@@ -40,6 +40,8 @@ log = logging.getLogger("aegis.web")
 # Secure (AEGIS_COOKIE_SECURE=always) is still sent back by httpx.
 IN_PROCESS_BASE_URL = "https://aegis.internal"
 
+IN_FLIGHT_GRACE_SECONDS = 10.0
+
 handshake_token: ContextVar[str | None] = ContextVar("aegis_handshake_token", default=None)
 
 
@@ -136,6 +138,12 @@ class InProcessTransport(httpx.ASGITransport):
     @property
     def requests_in_flight(self) -> int:
         return len(self._in_flight)
+
+    async def aclose(self) -> None:
+        """Closing the session's client waits (briefly) for requests it walked away from."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=IN_FLIGHT_GRACE_SECONDS)
+        await super().aclose()
 
 
 def web_target(app: FastAPI, mount_path: str) -> Target:

@@ -60,3 +60,19 @@ async def test_answers_pass_through_with_the_browser_address() -> None:
         response = await client.get("/anything")
     assert response.status_code == 500
     assert seen == [("203.0.113.9", 0)]
+
+
+async def test_closing_the_client_waits_for_requests_it_walked_away_from() -> None:
+    app = SlowApp()
+    transport = InProcessTransport(app, client=("203.0.113.9", 0))
+    client = httpx.AsyncClient(transport=transport, base_url="https://aegis.internal")
+    caller = asyncio.create_task(client.get("/api/v1/health"))
+    await asyncio.wait_for(app.started.wait(), 5)
+    caller.cancel()
+    await asyncio.gather(caller, return_exceptions=True)
+    closing = asyncio.create_task(client.aclose())
+    await asyncio.sleep(0.05)
+    assert not closing.done(), "close waits while the request is still running"
+    app.release.set()
+    await asyncio.wait_for(closing, 5)
+    assert app.finished and transport.requests_in_flight == 0
