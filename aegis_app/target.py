@@ -25,23 +25,3 @@ class Target:
     name: Literal["web", "desktop"]
     new_http_client: Callable[[ft.Page], httpx.AsyncClient]
     new_cookie_store: Callable[[ft.Page, APIClient], SessionCookieStore]
-
-
-class NoCookieStore:
-    """Keeps nothing: the session lasts as long as the Python session."""
-
-    def __init__(self, reason: str = "not kept") -> None:
-        self._description = reason
-
-    @property
-    def description(self) -> str:
-        return self._description
-
-    def load(self) -> str | None:
-        return None
-
-    async def save(self, token: str | None) -> None:
-        return None
-
-    async def after_navigation(self, route: str) -> None:
-        return None

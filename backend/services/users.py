@@ -123,44 +123,20 @@ def update_user(
         and _other_active_admins(db, user) == 0
     ):
         raise LastAdminError(LAST_ADMIN)
+
+    def note(kind: AuditKind, detail: str) -> None:
+        audit.record(db, kind, actor=by.user, target=user.email, ip=by.ip, detail=detail)
+
     if full_name is not None and full_name != user.full_name:
-        audit.record(
-            db,
-            AuditKind.PROFILE_UPDATED,
-            actor=by.user,
-            target=user.email,
-            ip=by.ip,
-            detail=f"Name changed from {user.full_name!r} to {full_name!r}.",
-        )
+        note(AuditKind.PROFILE_UPDATED, f"Name changed from {user.full_name!r} to {full_name!r}.")
         user.full_name = full_name
     if role is not None and role != user.role:
-        audit.record(
-            db,
-            AuditKind.ROLE_CHANGED,
-            actor=by.user,
-            target=user.email,
-            ip=by.ip,
-            detail=f"Role changed from {user.role} to {role}.",
-        )
+        note(AuditKind.ROLE_CHANGED, f"Role changed from {user.role} to {role}.")
         user.role = role
     if is_active is not None and is_active != user.is_active:
         user.is_active = is_active
         if is_active:
-            audit.record(
-                db,
-                AuditKind.USER_REACTIVATED,
-                actor=by.user,
-                target=user.email,
-                ip=by.ip,
-                detail="Account reactivated.",
-            )
+            note(AuditKind.USER_REACTIVATED, "Account reactivated.")
         else:
             ended = end_sessions(db, user.id)
-            audit.record(
-                db,
-                AuditKind.USER_DEACTIVATED,
-                actor=by.user,
-                target=user.email,
-                ip=by.ip,
-                detail=f"Account deactivated; {ended} session(s) ended.",
-            )
+            note(AuditKind.USER_DEACTIVATED, f"Account deactivated; {ended} session(s) ended.")
