@@ -6,25 +6,60 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from backend.api.errors import install_error_handlers
+from backend.api.problems import document_problems
 from backend.api.routes import account, audit, auth, health, sessions, system, users
 from backend.core.config import API_PREFIX, Settings
 from backend.core.db import make_engine, migrate, session_factory
-from backend.core.guards import BodySizeLimit, CrossSiteGuard
-from backend.core.security import LoginThrottle
+from backend.core.guards import (
+    BodySizeLimit,
+    CrossSiteGuard,
+    HostAllowlistGuard,
+    SecurityHeaders,
+)
+from backend.core.hosts import HostAllowlist
 from backend.services.handoff import CookieHandoffStore
 from backend.services.scheduler import default_scheduler
+from backend.services.throttle import SignInThrottles
 
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-# A shared address (NAT, office) sees many users fail, so the per-IP limit is looser.
-IP_FAILURES_FACTOR = 4
 
 
-def create_api(settings: Settings | None = None, *, hooks: Sequence[LifespanHook] = ()) -> FastAPI:
-    """Build the app. The database is migrated and opened when its lifespan starts."""
+class HardenedFastAPI(FastAPI):
+    """FastAPI with the security headers outside even Starlette's error middleware, so
+    a 500 carries them too (``add_middleware`` would put them inside it)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def resolve_allowed_hosts(settings: Settings, given: HostAllowlist | None) -> HostAllowlist:
+    if given is not None:
+        return given
+    if settings.allowed_hosts:
+        return HostAllowlist.parse(settings.allowed_hosts)
+    raise ValueError(
+        "The API needs the host names it answers to: pass allowed_hosts or set "
+        "AEGIS_ALLOWED_HOSTS (aegis serve defaults it to the address it is bound to)."
+    )
+
+
+def create_api(
+    settings: Settings | None = None,
+    *,
+    hooks: Sequence[LifespanHook] = (),
+    allowed_hosts: HostAllowlist | None = None,
+) -> FastAPI:
+    """Build the app. The database is migrated and opened when its lifespan starts.
+
+    ``allowed_hosts`` are the Host names it answers to (DNS rebinding); without it,
+    ``settings.allowed_hosts`` must list them.
+    """
     settings = settings or Settings()
+    allowlist = resolve_allowed_hosts(settings, allowed_hosts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,16 +77,13 @@ def create_api(settings: Settings | None = None, *, hooks: Sequence[LifespanHook
         finally:
             engine.dispose()
 
-    app = FastAPI(title="Aegis", version="0.1.0", lifespan=lifespan)
+    app = HardenedFastAPI(title="Aegis", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.state.email_throttle = LoginThrottle(
-        settings.login_failures_allowed, settings.login_failure_window_seconds
-    )
-    app.state.ip_throttle = LoginThrottle(
-        settings.login_failures_allowed * IP_FAILURES_FACTOR, settings.login_failure_window_seconds
-    )
+    app.state.host_allowlist = allowlist
+    app.state.throttles = SignInThrottles(settings)
     app.state.handoffs = CookieHandoffStore()
     install_error_handlers(app)
+    document_problems(app)
     routers = (
         health.router,
         auth.router,
@@ -63,6 +95,7 @@ def create_api(settings: Settings | None = None, *, hooks: Sequence[LifespanHook
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(CrossSiteGuard)
+    app.add_middleware(CrossSiteGuard, allowlist=allowlist)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HostAllowlistGuard, allowlist=allowlist)  # outermost: first refusal
     return app

@@ -74,6 +74,10 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(400), default="")
+    via_desktop_app: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Signed in through the desktop target's own transport, launch secret checked.
+
+    Never inferred from the user agent, which any client can choose."""
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -93,6 +97,32 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(320), default="", index=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(String(1000), default="")
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    """How many times it happened: > 1 only for aggregated rows (refused sign-ins)."""
+    group_key: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
+    """Set on aggregated rows: a hash naming the group (kind, throttle key, window)
+    that later occurrences add to instead of writing a row each."""
+
+
+class RuleLock(Base):
+    """Named rows that serialise the units of work keeping a rule (see ``rule_locks``)."""
+
+    __tablename__ = "rule_locks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ThrottleCounter(Base):
+    """Attempts per key (``ip:…``, ``email:…``, ``password-change:…``) in a fixed window."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
 
 
 class MetricSample(Base):

@@ -17,6 +17,13 @@ def kind_label(kind: str) -> str:
     return kind.replace("_", " ").capitalize()
 
 
+def detail_text(event: dict[str, Any]) -> str:
+    """The detail, with "(N times)" for a row standing for N events (refused sign-ins)."""
+    detail = str(event.get("detail") or "")
+    count = int(event.get("count") or 1)
+    return f"{detail} ({count} times)" if count > 1 else detail
+
+
 class AuditView(BaseView):
     route = "/audit"
     title = "Audit log"
@@ -99,7 +106,7 @@ class AuditView(BaseView):
                     ft.DataCell(ft.Text(e.get("actor_email") or "—")),
                     ft.DataCell(ft.Text(e.get("target") or "—")),
                     ft.DataCell(ft.Text(e.get("ip") or "—")),
-                    ft.DataCell(ft.Text(e.get("detail") or "")),
+                    ft.DataCell(ft.Text(detail_text(e))),
                 ]
             )
             for e in items

@@ -9,10 +9,10 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from backend.core.config import SESSION_COOKIE, Settings
-from backend.core.security import LoginThrottle
 from backend.models import Role, User, UserSession
 from backend.services.handoff import CookieHandoffStore
 from backend.services.sessions import resolve_session
+from backend.services.throttle import SignInThrottles
 
 
 def get_settings(request: Request) -> Settings:
@@ -59,14 +59,9 @@ def get_admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
-def get_email_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.email_throttle
-    return throttle
-
-
-def get_ip_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.ip_throttle
-    return throttle
+def get_throttles(request: Request) -> SignInThrottles:
+    throttles: SignInThrottles = request.app.state.throttles
+    return throttles
 
 
 def get_handoffs(request: Request) -> CookieHandoffStore:
@@ -74,8 +69,7 @@ def get_handoffs(request: Request) -> CookieHandoffStore:
     return store
 
 
-EmailThrottleDep = Annotated[LoginThrottle, Depends(get_email_throttle)]
-IpThrottleDep = Annotated[LoginThrottle, Depends(get_ip_throttle)]
+ThrottlesDep = Annotated[SignInThrottles, Depends(get_throttles)]
 HandoffsDep = Annotated[CookieHandoffStore, Depends(get_handoffs)]
 
 

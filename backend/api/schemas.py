@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from backend.api.bounds import PersonName
+
 PASSWORD_MAX_LENGTH = 256  # argon2 of a megabyte-long password would be a cheap DoS
 
 
@@ -22,7 +24,7 @@ class Registration(BaseModel):
 
     email: EmailStr
     password: str = Field(max_length=PASSWORD_MAX_LENGTH)
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonName
 
 
 class UserOut(BaseModel):
@@ -44,7 +46,8 @@ class SessionOut(BaseModel):
     ip: str
     user_agent: str
     device: str
-    """The user agent in words, e.g. "Chrome on Linux" or "Aegis desktop"."""
+    """The client in words, e.g. "Chrome on Linux" or "Script (python-httpx)"; "Aegis
+    desktop" only for a sign-in through the desktop app's own backend."""
     current: bool
 
 
@@ -84,7 +87,7 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonName
     role: RoleName = "viewer"
     password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
     """Left out: a temporary password is generated and shown once."""
@@ -103,7 +106,7 @@ class UserUpdate(BaseModel):
 
     role: RoleName | None = None
     is_active: bool | None = None
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: PersonName | None = None
 
     _name = field_validator("full_name")(_strip_name)
 
@@ -118,7 +121,7 @@ class UserPage(BaseModel):
 class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonName
 
     _name = field_validator("full_name")(_strip_name)
 
@@ -146,6 +149,9 @@ class AuditEventOut(BaseModel):
     target: str
     ip: str
     detail: str
+    count: int
+    """How many times it happened; > 1 for aggregated rows (refused sign-ins in one
+    throttle window)."""
 
 
 class AuditPage(BaseModel):

@@ -1,19 +1,29 @@
-"""Settings, read from the environment (prefix ``AEGIS_``) or a ``.env`` file."""
+"""Settings, read from the environment (prefix ``AEGIS_``).
+
+A ``.env`` file is read only by ``aegis serve`` (:func:`server_settings`): from the
+working directory, or from the file ``AEGIS_ENV_FILE`` names. ``Settings()`` itself reads
+none, so the desktop app cannot be reconfigured by a ``.env`` in whatever folder it was
+started from.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from platformdirs import PlatformDirs
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.core.hosts import HostAllowlist
 
 APP_NAME = "Aegis"
 SESSION_COOKIE = "aegis_session"
 API_PREFIX = "/api/v1"
+ENV_FILE_VARIABLE = "AEGIS_ENV_FILE"
 
 
 def platform_dirs() -> PlatformDirs:
@@ -21,12 +31,16 @@ def platform_dirs() -> PlatformDirs:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AEGIS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="AEGIS_", env_file=None, extra="ignore")
 
     data_dir: Path | None = None
     """Overrides the platform data directory; logs then go to ``<data_dir>/logs``."""
     database_url: str | None = None
     """Defaults to SQLite in the data directory."""
+
+    allowed_hosts: str | None = None
+    """Comma-separated ``host`` or ``host:port`` names ``aegis serve`` answers to; by
+    default the address it is bound to (see :mod:`backend.core.hosts`)."""
 
     allow_registration: bool = False
     """Sign-up is always open while no account exists; after that only when this is true."""
@@ -45,9 +59,13 @@ class Settings(BaseSettings):
     """How often the scheduler samples CPU, memory and API/database latency."""
     metrics_retention_hours: int = Field(default=24, ge=1, le=24 * 90)
     """Samples older than this are deleted after each sampling run."""
+    audit_retention_days: int = Field(default=365, ge=1, le=365 * 100)
+    """Audit events older than this are deleted by the scheduler (hourly)."""
 
     flet_session_timeout_seconds: int = Field(default=300, ge=10)
     """How long a disconnected Flet session is kept for a reconnect before it is evicted."""
+    anonymous_sessions_per_ip: int = Field(default=50, ge=1)
+    """Signed-out Flet sessions one client address may hold (``aegis serve``)."""
 
     @cached_property
     def resolved_data_dir(self) -> Path:
@@ -76,3 +94,35 @@ class Settings(BaseSettings):
     @property
     def session_lifetime(self) -> timedelta:
         return timedelta(days=self.session_lifetime_days)
+
+    @property
+    def audit_retention(self) -> timedelta:
+        return timedelta(days=self.audit_retention_days)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_are_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            HostAllowlist.parse(value)  # raises with the bad entry named
+        return value
+
+
+class ConfigurationError(ValueError):
+    """A configuration problem, said in words, that stops ``aegis serve`` from starting."""
+
+
+def server_env_file() -> Path:
+    """``$AEGIS_ENV_FILE`` if set (it must exist), else ``.env`` in the working directory."""
+    explicit = os.environ.get(ENV_FILE_VARIABLE)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(f"{ENV_FILE_VARIABLE}={explicit} is not a readable file.")
+        return path
+    return Path.cwd() / ".env"
+
+
+def server_settings() -> Settings:
+    """The settings of ``aegis serve``: the environment, then the ``.env`` file
+    (:func:`server_env_file`; a missing ``./.env`` is fine). The environment wins."""
+    return Settings(_env_file=server_env_file())

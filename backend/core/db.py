@@ -7,7 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -57,3 +58,17 @@ def migrate(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def upsert(db: Session, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An ``INSERT`` that can take ``on_conflict_do_update``, for the engine behind ``db``.
+
+    Both dialects' inserts spell ``ON CONFLICT … DO UPDATE … RETURNING`` the same way,
+    so code using this runs unchanged on SQLite and PostgreSQL.
+    """
+    name = db.get_bind().dialect.name
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    raise RuntimeError(f"no upsert for the {name!r} database; Aegis supports SQLite and PostgreSQL")

@@ -10,12 +10,17 @@ import hmac
 import json
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.core.hosts import HostAllowlist, http_scheme
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAUNCH_SECRET_HEADER = "x-aegis-launch-secret"  # noqa: S105 (a header name, not a secret)
+DESKTOP_CLIENT_STATE = "aegis_desktop_client"
+"""Key in the ASGI scope's ``state``: set only by ``LoopbackOnlyGuard`` once the launch
+secret matched, so only the desktop window's own requests carry it."""
 
 
 async def send_json_error(send: Send, status: int, detail: str) -> None:
@@ -82,11 +87,6 @@ class _BodyTooLarge(HTTPException):
         super().__init__(413, detail=f"Request body is larger than {max_bytes} bytes.")
 
 
-def request_origin(scope: Scope, headers: Headers) -> str:
-    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-    return f"{scheme}://{headers.get('host', '')}"
-
-
 class CrossSiteGuard:
     """403 for a state-changing request sent by another site.
 
@@ -96,32 +96,136 @@ class CrossSiteGuard:
     sign a browser into the attacker's account (login CSRF) either. Clients that are not
     browsers send no Origin and pass. WebSocket upgrades to the dashboard are checked
     the same way (no cross-site WebSocket hijacking).
+
+    The Origin is compared with the allowed hosts, never with the request's own Host:
+    a DNS-rebinding page sends a Host and an Origin that agree, both its own.
+    """
+
+    def __init__(self, app: ASGIApp, allowlist: HostAllowlist) -> None:
+        self.app = app
+        self.allowlist = allowlist
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            if self._is_cross_site(scope):
+                await send_json_error(send, 403, "Cross-site request refused.")
+                return
+        elif scope["type"] == "websocket" and self._is_cross_site(scope):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
+
+    def _is_cross_site(self, scope: Scope) -> bool:
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is not None:
+            if origin == "null":
+                return True
+            return not self.allowlist.allows_origin(origin, http_scheme(scope.get("scheme", "")))
+        return headers.get("sec-fetch-site") == "cross-site"
+
+
+IN_PROCESS_MARK = "aegis.in_process"
+
+
+class InProcessMark:
+    """Marks every request as made from inside this process (``IN_PROCESS_MARK``).
+
+    In-process clients (the web target's API calls, the latency probe) reach the app
+    through this wrapper object, which nothing on the network can reach, so the mark
+    cannot be forged by a request. They use a Host of their own (``aegis.internal``)
+    that the allowlist must not accept from the network.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
-            headers = Headers(scope=scope)
-            if _is_cross_site(scope, headers):
-                await send_json_error(send, 403, "Cross-site request refused.")
-                return
-        elif scope["type"] == "websocket":
-            headers = Headers(scope=scope)
-            if _is_cross_site(scope, headers):
-                await send({"type": "websocket.close", "code": 1008})
-                return
-        await self.app(scope, receive, send)
+        await self.app({**scope, IN_PROCESS_MARK: True}, receive, send)
 
 
-def _is_cross_site(scope: Scope, headers: Headers) -> bool:
-    origin = headers.get("origin")
-    if origin is not None and origin != "null":
-        return origin.rstrip("/") != request_origin(scope, headers)
-    if origin == "null":
-        return True
-    return headers.get("sec-fetch-site") == "cross-site"
+class HostAllowlistGuard:
+    """400 for a Host header the server does not answer to (DNS rebinding), on HTTP and
+    on WebSocket upgrades alike; in-process requests (:class:`InProcessMark`) pass."""
+
+    def __init__(self, app: ASGIApp, allowlist: HostAllowlist) -> None:
+        self.app = app
+        self.allowlist = allowlist
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get(IN_PROCESS_MARK) is True:
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host")
+        if self.allowlist.allows_host(host):
+            await self.app(scope, receive, send)
+            return
+        shown = "no Host header" if host is None else f"the host {host[:100]!r}"
+        detail = (
+            f"This server does not answer to {shown}. "
+            "Its administrator can add the name to AEGIS_ALLOWED_HOSTS."
+        )
+        if scope["type"] == "http":
+            await send_json_error(send, 400, detail)
+        else:
+            await refuse_websocket(scope, send, 400, detail)
+
+
+async def refuse_websocket(scope: Scope, send: Send, status: int, detail: str) -> None:
+    """An HTTP error instead of the upgrade where the server supports it (uvicorn does),
+    else a close before accepting, which the server turns into a 403."""
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+# Framing is never needed (clickjacking); Flet's renderer needs its scripts, so the only
+# CSP directive is frame-ancestors. Referrer-Policy same-origin keeps our Referer (the
+# hand-off relies on it where fetch metadata is missing) and sends none to other sites.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("x-frame-options", "DENY"),
+    ("content-security-policy", "frame-ancestors 'none'"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+)
+RESPONSE_STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] in RESPONSE_STARTS:
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers.setdefault(name, value)
+                policy = headers["content-security-policy"]
+                if "frame-ancestors" not in policy:  # a response's own CSP, kept and completed
+                    headers["content-security-policy"] = f"{policy}; frame-ancestors 'none'"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class LoopbackOnlyGuard:
@@ -145,9 +249,19 @@ class LoopbackOnlyGuard:
         given = headers.get(LAUNCH_SECRET_HEADER, "").encode()
         secret_ok = hmac.compare_digest(given, self._secret)
         if host_ok and secret_ok:
+            scope.setdefault("state", {})[DESKTOP_CLIENT_STATE] = True
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
         else:
             detail = "Unknown host." if not host_ok else "Missing or wrong launch secret."
             await send_json_error(send, 403, detail)
+
+
+def from_desktop_app(scope: Scope) -> bool:
+    """Whether the request came through the desktop backend's guard with the secret.
+
+    uvicorn gives every request its own copy of ``state``, so the mark cannot leak from
+    one request to the next; no header or user agent can set it.
+    """
+    return bool(scope.get("state", {}).get(DESKTOP_CLIENT_STATE, False))

@@ -1,13 +1,10 @@
-"""Password hashing, session tokens and sign-in throttling."""
+"""Password hashing and session tokens (sign-in throttling: ``services.throttle``)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -41,45 +38,3 @@ def hash_token(token: str) -> str:
 
 def tokens_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
-
-
-class LoginThrottle:
-    """Counts recent sign-in failures per key (email, client IP) in a sliding window.
-
-    Kept in memory: Aegis runs one backend process, and a restart forgetting
-    counts only ever errs towards letting a legitimate user back in.
-    """
-
-    def __init__(self, allowed_failures: int, window_seconds: float) -> None:
-        self.allowed_failures = allowed_failures
-        self.window_seconds = window_seconds
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until the keys may try again; 0 when they may try now."""
-        now = time.monotonic()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                recent = self._prune(key, now)
-                if len(recent) >= self.allowed_failures:
-                    wait = max(wait, recent[0] + self.window_seconds - now)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def record_failure(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._prune(key, now).append(now)
-
-    def reset(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def _prune(self, key: str, now: float) -> deque[float]:
-        recent = self._failures.setdefault(key, deque())
-        while recent and recent[0] <= now - self.window_seconds:
-            recent.popleft()
-        return recent

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, Table, delete, or_, select
 from sqlalchemy.orm import Session
 
+from backend.core.db import upsert
 from backend.models import AuditEvent, User, utcnow
 
 
@@ -23,6 +26,7 @@ class AuditKind(StrEnum):
     USER_REACTIVATED = "user_reactivated"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
     PROFILE_UPDATED = "profile_updated"
+    HANDOFF_REFUSED = "handoff_refused"
 
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in AuditKind)
@@ -54,6 +58,57 @@ def record(
     )
     db.add(event)
     return event
+
+
+def record_aggregated(
+    db: Session,
+    kind: str,
+    *,
+    group: str,
+    actor_email: str = "",
+    target: str = "",
+    ip: str = "",
+    detail: str = "",
+) -> int:
+    """Count one occurrence on the row of ``group``, creating it the first time.
+
+    For events that an attacker can repeat at will (refused sign-ins): one row per
+    group with a count, not one row per request. One atomic upsert on the unique
+    ``group_key``, so parallel occurrences neither lose counts nor make a second row.
+    The first occurrence's fields and time stay. In ``db``'s transaction; returns the
+    count so far.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown audit kind {kind!r}")
+    table = AuditEvent.__table__
+    assert isinstance(table, Table)
+    statement = (
+        upsert(db, table)
+        .values(
+            at=utcnow(),
+            kind=kind,
+            actor_id=None,
+            actor_email=actor_email[:320],
+            target=target[:320],
+            ip=ip[:64],
+            detail=detail[:1000],
+            count=1,
+            group_key=hashlib.sha256(f"{kind}\n{group}".encode()).hexdigest(),
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.group_key], set_={"count": table.c["count"] + 1}
+        )
+        .returning(table.c["count"])
+    )
+    return int(db.execute(statement).scalar_one())
+
+
+def delete_older_than(db: Session, retention: timedelta, now: datetime | None = None) -> int:
+    """Delete events older than ``retention``; commits. Returns how many."""
+    cutoff = (now or utcnow()) - retention
+    result = db.execute(delete(AuditEvent).where(AuditEvent.at < cutoff))
+    db.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def events_query(db: Session, *, kind: str | None, user_id: int | None) -> Select[AuditEvent]:

@@ -24,15 +24,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
 from backend.models import utcnow
-from backend.services import metrics
+from backend.services import audit, metrics, throttle
 from backend.services.sessions import delete_expired_sessions
 
 log = logging.getLogger("aegis.scheduler")
 
 SESSION_CLEANUP_INTERVAL_SECONDS = 600
+# Often, so rows of sign-in counters whose window has ended do not pile up.
+THROTTLE_CLEANUP_INTERVAL_SECONDS = 60
+AUDIT_RETENTION_INTERVAL_SECONDS = 3600
 SHUTDOWN_GRACE_SECONDS = 15.0
 METRICS_JOB = "metric sampling"
 SESSION_CLEANUP_JOB = "expired-session clean-up"
+THROTTLE_CLEANUP_JOB = "expired sign-in counters"
+AUDIT_RETENTION_JOB = "audit retention"
 
 JobFunc = Callable[[], Awaitable[None]]
 
@@ -143,6 +148,28 @@ async def clean_up_sessions(factory: sessionmaker[Session], settings: Settings) 
     await anyio.to_thread.run_sync(clean)
 
 
+async def clean_up_throttle_counters(factory: sessionmaker[Session]) -> None:
+    def clean() -> None:
+        with factory() as db:
+            throttle.delete_expired(db)
+
+    await anyio.to_thread.run_sync(clean)
+
+
+async def prune_audit_events(factory: sessionmaker[Session], settings: Settings) -> None:
+    def prune() -> None:
+        with factory() as db:
+            deleted = audit.delete_older_than(db, settings.audit_retention)
+        if deleted:
+            log.info(
+                "deleted %d audit events older than %d days",
+                deleted,
+                settings.audit_retention_days,
+            )
+
+    await anyio.to_thread.run_sync(prune)
+
+
 def default_scheduler(
     app: FastAPI, factory: sessionmaker[Session], settings: Settings
 ) -> Scheduler:
@@ -157,6 +184,16 @@ def default_scheduler(
                 SESSION_CLEANUP_JOB,
                 SESSION_CLEANUP_INTERVAL_SECONDS,
                 partial(clean_up_sessions, factory, settings),
+            ),
+            Job(
+                THROTTLE_CLEANUP_JOB,
+                THROTTLE_CLEANUP_INTERVAL_SECONDS,
+                partial(clean_up_throttle_counters, factory),
+            ),
+            Job(
+                AUDIT_RETENTION_JOB,
+                AUDIT_RETENTION_INTERVAL_SECONDS,
+                partial(prune_audit_events, factory, settings),
             ),
         ]
     )

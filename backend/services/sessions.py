@@ -23,9 +23,18 @@ class IssuedSession:
 
 
 def issue_session(
-    db: Session, settings: Settings, user: User, *, ip: str, user_agent: str
+    db: Session,
+    settings: Settings,
+    user: User,
+    *,
+    ip: str,
+    user_agent: str,
+    via_desktop_app: bool = False,
 ) -> IssuedSession:
-    """Create a fresh session with a fresh token (never reuse one across sign-ins)."""
+    """Create a fresh session with a fresh token (never reuse one across sign-ins).
+
+    ``via_desktop_app`` only from ``guards.from_desktop_app``, never from the user agent.
+    """
     token = new_session_token()
     now = utcnow()
     row = UserSession(
@@ -36,6 +45,7 @@ def issue_session(
         expires_at=now + settings.session_lifetime,
         ip=ip[:64],
         user_agent=user_agent[:400],
+        via_desktop_app=via_desktop_app,
     )
     db.add(row)
     db.flush()

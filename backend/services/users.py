@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.core.security import hash_password
 from backend.models import Role, User, UserSession
-from backend.services import audit
+from backend.services import audit, rule_locks
 from backend.services.audit import AuditKind
 
 TEMPORARY_PASSWORD_BYTES = 12  # 16 URL-safe characters
@@ -19,8 +19,25 @@ LAST_ADMIN = (
 )
 
 
+REGISTRATION_CLOSED = "Registration is closed. Ask an administrator for an account."
+DUPLICATE_EMAIL = "An account with this email exists."
+NO_LONGER_ADMIN = "This needs an administrator."
+
+
 class LastAdminError(Exception):
     """The change would leave no active administrator."""
+
+
+class NoLongerAdminError(Exception):
+    """The acting admin was demoted or deactivated while their request was on its way."""
+
+
+class RegistrationClosedError(Exception):
+    """Accounts exist and self sign-up is off."""
+
+
+class EmailTakenError(Exception):
+    """Another account already has this email."""
 
 
 @dataclass(frozen=True)
@@ -67,15 +84,48 @@ def end_sessions(db: Session, user_id: int, *, keep: str | None = None) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def has_accounts(db: Session) -> bool:
+    return bool(db.scalar(select(exists().select_from(User))))
+
+
+def register_account(
+    db: Session, *, email: str, full_name: str, password_hash: str, open_registration: bool
+) -> User:
+    """Sign-up: the first account becomes the admin, later ones viewers (if allowed).
+
+    "First" is decided under the ``admins`` rule lock, so of any number of sign-ups
+    arriving together on an empty server exactly one sees no accounts and becomes the
+    admin; the others see it and get viewer or ``RegistrationClosedError``.
+    """
+    rule_locks.take(db, rule_locks.ADMINS)
+    first = not has_accounts(db)
+    if not first and not open_registration:
+        raise RegistrationClosedError(REGISTRATION_CLOSED)
+    if find_by_email(db, email) is not None:
+        raise EmailTakenError(DUPLICATE_EMAIL)
+    user = User(
+        email=email.lower(),
+        full_name=full_name,
+        password_hash=password_hash,
+        role=Role.ADMIN.value if first else Role.VIEWER.value,
+        is_active=True,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def _is_active_admin(user: User) -> bool:
+    return user.role == Role.ADMIN.value and user.is_active
+
+
 def _other_active_admins(db: Session, user: User) -> int:
-    # Lock the admin rows (PostgreSQL; SQLite serialises writers anyway) so two admins
-    # demoting each other at once cannot both succeed.
-    ids = db.scalars(
-        select(User.id)
+    count = db.scalar(
+        select(func.count())
+        .select_from(User)
         .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user.id)
-        .with_for_update()
-    ).all()
-    return len(ids)
+    )
+    return int(count or 0)
 
 
 def create_user(
@@ -112,17 +162,27 @@ def update_user(
 ) -> None:
     """Apply the changes with their audit rows.
 
-    Raises ``LastAdminError`` before changing anything if no active admin would be left.
+    Raises ``LastAdminError`` before changing anything if no active admin would be left,
+    and ``NoLongerAdminError`` if the actor lost their admin rights meanwhile. Both are
+    decided under the ``admins`` rule lock on freshly read rows, so two admins demoting
+    or deactivating each other at once cannot both succeed: the second one to get the
+    lock sees the first one's change.
     """
-    demoting = role is not None and role != user.role and user.role == Role.ADMIN.value
-    deactivating = is_active is False and user.is_active
-    if (
-        (demoting or deactivating)
-        and user.role == Role.ADMIN.value
-        and user.is_active
-        and _other_active_admins(db, user) == 0
-    ):
-        raise LastAdminError(LAST_ADMIN)
+    if (role is not None and role != Role.ADMIN.value) or is_active is False:
+        rule_locks.take(db, rule_locks.ADMINS)
+        # Both were loaded before the lock; their role and state may have changed since.
+        db.refresh(user)
+        db.refresh(by.user)
+        demoting = role is not None and role != user.role
+        deactivating = is_active is False and user.is_active
+        if (
+            (demoting or deactivating)
+            and _is_active_admin(user)
+            and _other_active_admins(db, user) == 0
+        ):
+            raise LastAdminError(LAST_ADMIN)
+        if not _is_active_admin(by.user):
+            raise NoLongerAdminError(NO_LONGER_ADMIN)
 
     def note(kind: AuditKind, detail: str) -> None:
         audit.record(db, kind, actor=by.user, target=user.email, ip=by.ip, detail=detail)

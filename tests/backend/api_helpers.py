@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,13 +26,19 @@ PASSWORD = "correct horse battery"
 
 
 class FakeClock:
-    """Stands in for the ``time`` module of one backend module (only ``monotonic``)."""
+    """Stands in for the ``time`` module of one backend module (only ``monotonic``), or,
+    through ``utcnow``, for the wall clock a ``SignInThrottles`` is given."""
+
+    EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
 
     def monotonic(self) -> float:
         return self.now
+
+    def utcnow(self) -> datetime:
+        return self.EPOCH + timedelta(seconds=self.now)
 
     def advance(self, seconds: float) -> None:
         self.now += seconds

@@ -130,7 +130,8 @@ async def test_session_list_has_devices_a_total_and_pages(api: Api) -> None:
     assert {s["device"] for s in listed.json()} == {
         "Chrome on Linux",
         "Firefox on Windows",
-        "Aegis desktop on Linux",
+        # Said in a user agent, but not signed in through the desktop app's backend.
+        'Unverified client calling itself "Aegis desktop" on Linux',
     }
     first = await client.get(SESSIONS, params={"limit": 2})
     second = await client.get(SESSIONS, params={"limit": 2, "offset": 2})
@@ -190,8 +191,10 @@ async def test_sign_out_everywhere_else_needs_the_scope(api: Api) -> None:
             "Chrome/126.0 Mobile Safari/537.36",
             "Chrome on Android",
         ),
-        ("Aegis desktop (Windows)", "Aegis desktop on Windows"),
-        ("python-httpx/0.28.1", "Aegis desktop"),
+        ("Aegis desktop (Windows)", 'Unverified client calling itself "Aegis desktop" on Windows'),
+        ("python-httpx/0.28.1", "Script (python-httpx)"),
+        ("python-requests/2.32.3", "Script (python-requests)"),
+        ("curl/8.5.0", "curl"),
         ("", "Unknown device"),
         ("something odd", "Unknown browser"),
     ],
@@ -200,7 +203,19 @@ def test_describe_device(agent: str, device: str) -> None:
     assert describe_device(agent) == device
 
 
-async def test_wrong_current_passwords_are_throttled_like_sign_ins(make_api: MakeApi) -> None:
+@pytest.mark.parametrize(
+    ("agent", "device"),
+    [
+        ("Aegis desktop (Windows)", "Aegis desktop on Windows"),
+        ("Aegis desktop (Linux)", "Aegis desktop on Linux"),
+        ("", "Aegis desktop"),
+    ],
+)
+def test_describe_device_for_a_desktop_app_session(agent: str, device: str) -> None:
+    assert describe_device(agent, via_desktop_app=True) == device
+
+
+async def test_wrong_current_passwords_are_throttled_on_their_own_key(make_api: MakeApi) -> None:
     api = await make_api(login_failures_allowed=2)
     client, _ = await api.signed_in(register=True)
     for _ in range(2):
@@ -215,3 +230,18 @@ async def test_wrong_current_passwords_are_throttled_like_sign_ins(make_api: Mak
     )
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) > 0
+    assert audit_rows(api, "password_changed") == []
+    # A stolen session guessing here does not lock the owner out of signing in.
+    assert (await api.login(await api.client(), ADMIN)).status_code == 200
+
+
+async def test_a_changed_password_starts_its_throttle_afresh(make_api: MakeApi) -> None:
+    api = await make_api(login_failures_allowed=2)
+    client, _ = await api.signed_in(register=True)
+    wrong = {"current_password": "not it at all", "new_password": "a brand new one"}
+    assert (await client.post(PASSWORD_URL, json=wrong)).status_code == 400
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert (await client.post(PASSWORD_URL, json=right)).status_code == 200
+    for _ in range(2):  # two more wrong ones are allowed again
+        assert (await client.post(PASSWORD_URL, json=wrong)).status_code == 400
+    assert (await client.post(PASSWORD_URL, json=wrong)).status_code == 429

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, Api, MakeApi, cookie_token
+from api_helpers import API, Api, FakeClock, MakeApi, cookie_token
 from dashboard_helpers import ADMIN, VIEWER, admin_and_viewer, audit_rows, create_user, user_id
 
 from backend.models import AuditEvent
@@ -47,15 +47,47 @@ async def test_a_deactivated_account_signing_in_is_recorded(api: Api) -> None:
     assert row.actor_email == VIEWER and "deactivated" in row.detail
 
 
-async def test_throttled_sign_ins_are_recorded(make_api: MakeApi) -> None:
+async def test_throttled_sign_ins_are_one_row_per_key_and_window_with_a_count(
+    make_api: MakeApi,
+) -> None:
+    api = await make_api(login_failures_allowed=3, login_failure_window_seconds=600)
+    admin, _ = await api.signed_in(ADMIN, register=True)
+    clock = FakeClock()
+    api.app.state.throttles.clock = clock.utcnow
+    client = await api.client(ip="203.0.113.5")
+    for _ in range(3):
+        assert (await api.login(client, ADMIN, "wrong password!")).status_code == 401
+    for _ in range(6):  # not six rows: one, counting six
+        assert (await api.login(client, ADMIN)).status_code == 429
+    [row] = audit_rows(api, "sign_in_throttled")
+    assert row.count == 6
+    assert row.actor_email == row.target == ADMIN and row.actor_id is None
+    assert row.ip == "203.0.113.5" and "refused until" in row.detail
+    listed = (await admin.get(AUDIT, params={"kind": "sign_in_throttled"})).json()
+    assert [item["count"] for item in listed["items"]] == [6]
+    # The next window's refusals are a row of their own.
+    clock.advance(600)
+    for _ in range(3):
+        assert (await api.login(client, ADMIN, "wrong password!")).status_code == 401
+    assert (await api.login(client, ADMIN)).status_code == 429
+    assert sorted(row.count for row in audit_rows(api, "sign_in_throttled")) == [1, 6]
+
+
+async def test_an_address_over_its_limit_is_one_row_for_every_email_it_tries(
+    make_api: MakeApi,
+) -> None:
     api = await make_api(login_failures_allowed=1)
     await api.signed_in(ADMIN, register=True)
-    client = await api.client()
-    assert (await api.login(client, ADMIN, "wrong password!")).status_code == 401
-    assert (await api.login(client, ADMIN)).status_code == 429
+    sprayer = await api.client(ip="203.0.113.9")
+    codes = [
+        (await api.login(sprayer, f"user{n}@example.com", "wrong password!")).status_code
+        for n in range(20)
+    ]
+    assert codes == [401] * 4 + [429] * 16  # the address's limit is 4 x the email's
     [row] = audit_rows(api, "sign_in_throttled")
-    assert row.actor_email == ADMIN and row.actor_id is None
-    assert "retry in" in row.detail
+    assert row.count == 16 and row.ip == "203.0.113.9"
+    assert row.target == "" and row.actor_email == ""  # many emails: none is named
+    assert "this address" in row.detail
 
 
 async def test_ending_a_session_is_recorded(api: Api) -> None:
@@ -79,7 +111,8 @@ async def test_audit_list_newest_first_with_paging(api: Api) -> None:
     assert page["total"] == 4 and (page["offset"], page["limit"]) == (0, 2)
     assert [item["target"] for item in page["items"]] == ["user2@example.com", "user1@example.com"]
     item = page["items"][0]
-    assert set(item) >= {"id", "at", "kind", "actor_email", "target", "ip", "detail"}
+    assert set(item) >= {"id", "at", "kind", "actor_email", "target", "ip", "detail", "count"}
+    assert item["count"] == 1
     assert item["kind"] == "user_created" and item["actor_email"] == ADMIN
     rest = (await admin.get(AUDIT, params={"limit": 2, "offset": 2})).json()
     assert [i["kind"] for i in rest["items"]] == ["user_created", "registered"]
@@ -134,6 +167,7 @@ async def test_audit_kinds(api: Api) -> None:
         "user_reactivated",
         "password_changed",
         "profile_updated",
+        "handoff_refused",
     ]
     assert tuple(kinds) == KINDS
 

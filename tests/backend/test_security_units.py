@@ -1,4 +1,7 @@
-"""Unit tests: LoginThrottle, CookieHandoffStore, password hashing and the ASGI guards."""
+"""Unit tests: CookieHandoffStore, password hashing and the ASGI guards.
+
+(The sign-in throttle lives in the database now: tests/backend/test_throttle.py.)
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message
 
-import backend.core.security as security_module
 import backend.services.handoff as handoff_module
 from backend.core.guards import (
     LAUNCH_SECRET_HEADER,
@@ -19,8 +21,8 @@ from backend.core.guards import (
     CrossSiteGuard,
     LoopbackOnlyGuard,
 )
+from backend.core.hosts import HostAllowlist
 from backend.core.security import (
-    LoginThrottle,
     hash_password,
     hash_token,
     new_session_token,
@@ -31,82 +33,10 @@ from backend.services.handoff import CookieHandoffStore
 
 
 @pytest.fixture
-def security_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    clock = FakeClock()
-    monkeypatch.setattr(security_module, "time", clock)
-    return clock
-
-
-@pytest.fixture
 def handoff_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     clock = FakeClock()
     monkeypatch.setattr(handoff_module, "time", clock)
     return clock
-
-
-# --- LoginThrottle ---------------------------------------------------------------------
-
-
-def test_throttle_allows_until_the_limit(security_clock: FakeClock) -> None:
-    throttle = LoginThrottle(3, 60)
-    for _ in range(2):
-        throttle.record_failure("k")
-        assert throttle.retry_after("k") == 0
-    throttle.record_failure("k")
-    assert throttle.retry_after("k") == 61  # 60 s left, rounded up to whole seconds
-    assert throttle.retry_after("other") == 0
-
-
-def test_throttle_window_slides(security_clock: FakeClock) -> None:
-    throttle = LoginThrottle(2, 60)
-    throttle.record_failure("k")
-    security_clock.advance(40)
-    throttle.record_failure("k")
-    wait = throttle.retry_after("k")
-    assert wait == 21  # the first failure leaves the window 20 s from now
-    security_clock.advance(20)
-    assert throttle.retry_after("k") == 0  # the first one dropped out
-    throttle.record_failure("k")
-    assert throttle.retry_after("k") == 41
-
-
-def test_throttle_retry_after_is_positive_integer_just_before_release(
-    security_clock: FakeClock,
-) -> None:
-    throttle = LoginThrottle(1, 10)
-    throttle.record_failure("k")
-    security_clock.advance(9.999)
-    wait = throttle.retry_after("k")
-    assert isinstance(wait, int)
-    assert wait == 1
-    security_clock.advance(0.001)
-    assert throttle.retry_after("k") == 0
-
-
-def test_throttle_takes_the_longest_wait_over_keys(security_clock: FakeClock) -> None:
-    throttle = LoginThrottle(1, 100)
-    throttle.record_failure("a")
-    security_clock.advance(50)
-    throttle.record_failure("b")
-    assert throttle.retry_after("a") == 51
-    assert throttle.retry_after("a", "b") == 101
-    assert throttle.retry_after("b", "a") == 101
-
-
-def test_throttle_reset_clears_only_given_keys(security_clock: FakeClock) -> None:
-    throttle = LoginThrottle(1, 100)
-    throttle.record_failure("a", "b")
-    assert throttle.retry_after("a") > 0 and throttle.retry_after("b") > 0
-    throttle.reset("a", "never-seen")
-    assert throttle.retry_after("a") == 0
-    assert throttle.retry_after("b") > 0
-
-
-def test_throttle_with_real_clock() -> None:
-    throttle = LoginThrottle(2, 900)
-    throttle.record_failure("k")
-    throttle.record_failure("k")
-    assert 899 <= throttle.retry_after("k") <= 901
 
 
 # --- CookieHandoffStore ----------------------------------------------------------------
@@ -307,7 +237,7 @@ async def test_loopback_guard_websocket() -> None:
 
 
 async def test_cross_site_guard_websocket() -> None:
-    guard = CrossSiteGuard(accepting_ws_app)
+    guard = CrossSiteGuard(accepting_ws_app, HostAllowlist.of(["127.0.0.1:8765"]))
     same = [(b"host", b"127.0.0.1:8765"), (b"origin", b"http://127.0.0.1:8765")]
     assert (await run_websocket(guard, same))[0] == {"type": "websocket.accept"}
     foreign = [(b"host", b"127.0.0.1:8765"), (b"origin", b"https://evil.example")]
@@ -318,7 +248,7 @@ async def test_cross_site_guard_websocket() -> None:
 
 
 async def test_cross_site_guard_checks_requests_with_and_without_cookie() -> None:
-    guard = CrossSiteGuard(tiny_app())
+    guard = CrossSiteGuard(tiny_app(), HostAllowlist.of(["testserver"]))
     async with client_for(guard, "http://testserver") as client:
         response = await client.post("/", headers={"origin": "https://evil.example"})
         assert response.status_code == 403

@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from api_helpers import API, Api, MakeApi, cookie_attributes, session_cookie
+import httpx
+from api_helpers import API, PASSWORD, Api, MakeApi, cookie_attributes, session_cookie
 
+from backend.core.guards import LAUNCH_SECRET_HEADER, LoopbackOnlyGuard
 from backend.models import utcnow
 from backend.services.sessions import LAST_SEEN_GRANULARITY
 
@@ -167,3 +169,35 @@ async def test_unknown_session_id_is_404(api: Api) -> None:
         response = await client.delete(f"{SESSIONS}/{session_id}")
         assert response.status_code == 404, session_id
     assert api.session_count() == 1
+
+
+async def test_only_the_desktop_apps_own_backend_labels_a_session_aegis_desktop(api: Api) -> None:
+    """The label comes from the launch-secret check, never from the user agent."""
+    desktop_agent = {"user-agent": "Aegis desktop (Linux)"}
+    secret = "the-launch-secret"
+    through_the_guard = LoopbackOnlyGuard(api.app, secret, allowed_hosts={"testserver"})
+    window = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=through_the_guard),
+        base_url="http://testserver",
+        headers={LAUNCH_SECRET_HEADER: secret, **desktop_agent},
+    )
+    async with window:
+        await api.register(window)  # sign-up marks it too
+        assert (await api.login(window, "admin@example.com")).status_code == 200
+        impostor = await api.client()
+        response = await impostor.post(
+            f"{API}/auth/login",
+            json={"email": "admin@example.com", "password": PASSWORD},
+            headers=desktop_agent,
+        )
+        assert response.status_code == 200
+        script = await api.client()  # httpx's own user agent
+        assert (await api.login(script, "admin@example.com")).status_code == 200
+        listed = await window.get(SESSIONS)
+    assert listed.status_code == 200
+    assert sorted(s["device"] for s in listed.json()) == [
+        "Aegis desktop on Linux",
+        "Aegis desktop on Linux",
+        "Script (python-httpx)",
+        'Unverified client calling itself "Aegis desktop" on Linux',
+    ]

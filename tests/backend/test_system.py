@@ -16,11 +16,18 @@ from sqlalchemy import delete, func, select
 
 from backend.core.config import Settings
 from backend.main import create_api
-from backend.models import MetricSample, utcnow
+from backend.models import AuditEvent, MetricSample, ThrottleCounter, utcnow
 from backend.services import metrics
 from backend.services import scheduler as scheduler_module
 from backend.services import status as judge
-from backend.services.scheduler import METRICS_JOB, SESSION_CLEANUP_JOB, Job, Scheduler
+from backend.services.scheduler import (
+    AUDIT_RETENTION_JOB,
+    METRICS_JOB,
+    SESSION_CLEANUP_JOB,
+    THROTTLE_CLEANUP_JOB,
+    Job,
+    Scheduler,
+)
 
 STATUS = f"{API}/system/status"
 METRICS = f"{API}/system/metrics"
@@ -89,8 +96,13 @@ async def test_status_for_any_signed_in_user(api: Api) -> None:
     assert set(host) == {"cpu_percent", "memory_percent", "disk_free_bytes", "disk_free_percent"}
     assert 0 <= host["disk_free_percent"] <= 100
     jobs = components["scheduler"]["jobs"]
-    assert [j["name"] for j in jobs] == [METRICS_JOB, SESSION_CLEANUP_JOB]
-    assert {j["interval_seconds"] for j in jobs} == {5, 600}
+    assert [j["name"] for j in jobs] == [
+        METRICS_JOB,
+        SESSION_CLEANUP_JOB,
+        THROTTLE_CLEANUP_JOB,
+        AUDIT_RETENTION_JOB,
+    ]
+    assert [j["interval_seconds"] for j in jobs] == [5, 600, 60, 3600]
     for job in jobs:
         assert set(job) >= {"name", "interval_seconds", "last_run_at", "last_outcome", "last_error"}
     overall = judge.worst([c["status"] for c in body["components"]])
@@ -200,7 +212,7 @@ def test_thin_keeps_the_ends_and_spreads_evenly() -> None:
 
 
 async def test_the_scheduler_runs_in_the_lifespan_and_stops_at_shutdown(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", allowed_hosts="testserver")
     app = create_api(settings)
     async with app.router.lifespan_context(app):
         scheduler = scheduler_of(app)
@@ -244,6 +256,35 @@ async def test_session_clean_up_job_deletes_expired_sessions(api: Api) -> None:
     await scheduler.run_once(scheduler.job(SESSION_CLEANUP_JOB))
     assert api.session_row(token) is None
     assert api.session_row(other) is not None
+
+
+async def test_throttle_clean_up_job_deletes_ended_windows(api: Api) -> None:
+    now = utcnow()
+    with api.db() as db:
+        db.add(ThrottleCounter(key="ip:ended", window_ends_at=now, attempts=9))
+        db.add(ThrottleCounter(key="ip:live", window_ends_at=now + timedelta(60), attempts=1))
+        db.commit()
+    scheduler = scheduler_of(api.app)
+    await scheduler.run_once(scheduler.job(THROTTLE_CLEANUP_JOB))
+    with api.db() as db:
+        assert list(db.scalars(select(ThrottleCounter.key))) == ["ip:live"]
+
+
+async def test_audit_retention_job_deletes_only_old_events(make_api: MakeApi) -> None:
+    api = await make_api(audit_retention_days=30)
+    await api.signed_in(ADMIN, register=True)
+    now = utcnow()
+    with api.db() as db:
+        for days in (31, 29):
+            db.add(AuditEvent(at=now - timedelta(days=days), kind="sign_in", detail=f"{days}"))
+        db.commit()
+    scheduler = scheduler_of(api.app)
+    assert scheduler.job(AUDIT_RETENTION_JOB).interval_seconds == 3600
+    await scheduler.run_once(scheduler.job(AUDIT_RETENTION_JOB))
+    assert scheduler.job(AUDIT_RETENTION_JOB).last_outcome == "ok"
+    with api.db() as db:
+        kept = sorted(e.detail for e in db.scalars(select(AuditEvent)))
+    assert kept == ["29", "Signed up as admin."]
 
 
 async def test_a_failing_job_is_recorded_and_the_scheduler_keeps_going() -> None:

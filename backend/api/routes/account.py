@@ -6,18 +6,20 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from backend.api.deps import (
     CurrentSession,
-    EmailThrottleDep,
     SessionDep,
     SettingsDep,
+    ThrottlesDep,
     client_ip,
 )
+from backend.api.problems import SIGNED_IN, problem
 from backend.api.schemas import PasswordChange, PasswordChanged, ProfileUpdate, UserOut
 from backend.core.security import hash_password, verify_password
 from backend.services import audit
 from backend.services.audit import AuditKind
+from backend.services.throttle import password_change_key
 from backend.services.users import end_sessions
 
-router = APIRouter(prefix="/auth", tags=["account"])
+router = APIRouter(prefix="/auth", tags=["account"], responses=SIGNED_IN)
 
 WRONG_CURRENT_PASSWORD = "Current password is incorrect."  # noqa: S105 (a message)
 
@@ -41,39 +43,48 @@ def update_me(
     return UserOut.model_validate(user)
 
 
-@router.post("/password")
+@router.post(
+    "/password",
+    responses={
+        400: problem(WRONG_CURRENT_PASSWORD),
+        429: problem("Too many wrong passwords.", retry_after=True),
+    },
+)
 def change_password(
     body: PasswordChange,
     request: Request,
     current: CurrentSession,
     db: SessionDep,
     settings: SettingsDep,
-    throttle: EmailThrottleDep,
+    throttles: ThrottlesDep,
 ) -> PasswordChanged:
     user = current.user
-    # A stolen session must not become a way to guess the password: same limit as sign-in.
-    key = f"email:{user.email}"
-    wait = throttle.retry_after(key)
-    if wait:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many wrong passwords. Try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
-    if not verify_password(body.current_password, user.password_hash):
-        throttle.record_failure(key)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=WRONG_CURRENT_PASSWORD)
     if len(body.new_password) < settings.min_password_length:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"New password must be at least {settings.min_password_length} characters.",
         )
+    # A stolen session must not become a way to guess the password: the same limit as
+    # sign-in, counted before the hash, but on a key of its own, so guessing here cannot
+    # lock the owner out of signing in.
+    key = password_change_key(user.id)
+    verdict = throttles.password_change.attempt(db, key)
+    db.commit()
+    if not verdict.allowed:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many wrong passwords. Try again in {verdict.retry_after} seconds.",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    if not verify_password(body.current_password, user.password_hash):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=WRONG_CURRENT_PASSWORD)
     if body.new_password == body.current_password:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="New password must differ from the current one.",
         )
     user.password_hash = hash_password(body.new_password)
+    throttles.password_change.forget(db, key)
     ended = end_sessions(db, user.id, keep=current.id)
     audit.record(
         db,

@@ -6,19 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backend.api.deps import (
     CurrentSession,
     CurrentUser,
-    EmailThrottleDep,
     HandoffsDep,
-    IpThrottleDep,
     SessionDep,
     SettingsDep,
+    ThrottlesDep,
     client_ip,
 )
+from backend.api.problems import SIGNED_IN, problem
 from backend.api.schemas import (
     Credentials,
     HandoffOut,
@@ -28,12 +28,15 @@ from backend.api.schemas import (
     UserOut,
 )
 from backend.core.config import SESSION_COOKIE, Settings
+from backend.core.guards import from_desktop_app
+from backend.core.hosts import HostAllowlist, foreign_navigation
 from backend.core.security import hash_password, verify_password
-from backend.models import Role, User
-from backend.services import audit
+from backend.models import User
+from backend.services import audit, users
 from backend.services.audit import AuditKind
 from backend.services.handoff import HANDOFF_TTL_SECONDS
-from backend.services.sessions import end_session, issue_session, resolve_session
+from backend.services.sessions import IssuedSession, end_session, issue_session, resolve_session
+from backend.services.throttle import Verdict
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -57,13 +60,20 @@ def set_session_cookie(
     )
 
 
-def _has_accounts(db: SessionDep) -> bool:
-    return bool(db.scalar(select(func.count()).select_from(User)))
+def _new_session(db: SessionDep, settings: Settings, user: User, request: Request) -> IssuedSession:
+    return issue_session(
+        db,
+        settings,
+        user,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        via_desktop_app=from_desktop_app(request.scope),
+    )
 
 
 @router.get("/registration")
 def registration_status(db: SessionDep, settings: SettingsDep) -> RegistrationStatus:
-    first = not _has_accounts(db)
+    first = not users.has_accounts(db)
     return RegistrationStatus(
         open=first or settings.allow_registration,
         first_account=first,
@@ -71,7 +81,14 @@ def registration_status(db: SessionDep, settings: SettingsDep) -> RegistrationSt
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        403: problem(users.REGISTRATION_CLOSED),
+        409: problem(users.DUPLICATE_EMAIL),
+    },
+)
 def register(
     body: Registration,
     request: Request,
@@ -79,37 +96,34 @@ def register(
     db: SessionDep,
     settings: SettingsDep,
 ) -> UserOut:
-    first = not _has_accounts(db)
-    if not first and not settings.allow_registration:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail="Registration is closed. Ask an administrator for an account.",
-        )
+    # Cheap refusals first, so a closed server pays for no hash. They are only a fast
+    # path: register_account decides "first account" and "closed" again under its lock.
+    if not settings.allow_registration and users.has_accounts(db):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=users.REGISTRATION_CLOSED)
     if len(body.password) < settings.min_password_length:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"Password must be at least {settings.min_password_length} characters.",
         )
     email = body.email.lower()
-    if db.scalar(select(User.id).where(User.email == email)) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="An account with this email exists.")
-    user = User(
-        email=email,
-        full_name=body.full_name.strip() or email,
-        password_hash=hash_password(body.password),
-        role=Role.ADMIN if first else Role.VIEWER,
-    )
-    db.add(user)
+    if users.find_by_email(db, email) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=users.DUPLICATE_EMAIL)
+    password_hash = hash_password(body.password)  # slow: before the lock, not under it
     try:
-        db.flush()
-    except IntegrityError:  # a concurrent sign-up with the same email won the race
+        user = users.register_account(
+            db,
+            email=email,
+            full_name=body.full_name.strip() or email,
+            password_hash=password_hash,
+            open_registration=settings.allow_registration,
+        )
+    except users.RegistrationClosedError as exc:  # another sign-up became the first
         db.rollback()
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="An account with this email exists."
-        ) from None
-    issued = issue_session(
-        db, settings, user, ip=client_ip(request), user_agent=request.headers.get("user-agent", "")
-    )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
+    except (users.EmailTakenError, IntegrityError):  # same email, signed up meanwhile
+        db.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=users.DUPLICATE_EMAIL) from None
+    issued = _new_session(db, settings, user, request)
     audit.record(
         db,
         AuditKind.REGISTERED,
@@ -133,37 +147,58 @@ def _record_failure(
     db.commit()
 
 
-@router.post("/login")
+def _record_throttled(db: SessionDep, refused: Verdict, email: str, request: Request) -> None:
+    """One audit row per throttle key and window, counting the refusals (which an
+    attacker can send at will), instead of a row per refused request."""
+    until = refused.window_ends_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    per_email = refused.key.startswith("email:")
+    who = "this email" if per_email else "this address"
+    audit.record_aggregated(
+        db,
+        AuditKind.SIGN_IN_THROTTLED,
+        group=f"{refused.key} until {refused.window_ends_at.isoformat()}",
+        actor_email=email if per_email else "",
+        target=email if per_email else "",
+        ip=client_ip(request),
+        detail=(
+            f"Sign-ins for {who} refused until {until}: more than {refused.limit} attempts "
+            "in the window. The count is every refusal in that window."
+        ),
+    )
+    db.commit()
+
+
+@router.post(
+    "/login",
+    responses={
+        401: problem(INVALID_CREDENTIALS),
+        403: problem("This account is deactivated."),
+        429: problem("Too many failed sign-ins.", retry_after=True),
+    },
+)
 def login(
     body: Credentials,
     request: Request,
     response: Response,
     db: SessionDep,
     settings: SettingsDep,
-    email_throttle: EmailThrottleDep,
-    ip_throttle: IpThrottleDep,
+    throttles: ThrottlesDep,
 ) -> UserOut:
     email = body.email.lower()
-    email_key, ip_key = f"email:{email}", f"ip:{client_ip(request)}"
-    wait = max(email_throttle.retry_after(email_key), ip_throttle.retry_after(ip_key))
-    if wait:
-        _record_failure(
-            db,
-            AuditKind.SIGN_IN_THROTTLED,
-            None,
-            email,
-            request,
-            f"Refused after too many failures; retry in {wait} s.",
-        )
+    ip = client_ip(request)
+    # Counted and committed before the hash: parallel guesses each get their own count,
+    # so no more than the limit of them ever reach verify_password.
+    verdict = throttles.sign_in_attempt(db, ip=ip, email=email)
+    if not verdict.allowed:
+        _record_throttled(db, verdict, email, request)  # commits the count with it
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many failed sign-ins. Try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
+            detail=f"Too many failed sign-ins. Try again in {verdict.retry_after} seconds.",
+            headers={"Retry-After": str(verdict.retry_after)},
         )
+    db.commit()
     user = db.scalar(select(User).where(User.email == email))
     if not verify_password(body.password, user.password_hash if user else None) or user is None:
-        email_throttle.record_failure(email_key)
-        ip_throttle.record_failure(ip_key)
         _record_failure(db, AuditKind.SIGN_IN_FAILED, user, email, request, "Wrong password.")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=INVALID_CREDENTIALS)
     if not user.is_active:
@@ -171,17 +206,15 @@ def login(
             db, AuditKind.SIGN_IN_FAILED, user, email, request, "The account is deactivated."
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
-    email_throttle.reset(email_key)
-    issued = issue_session(
-        db, settings, user, ip=client_ip(request), user_agent=request.headers.get("user-agent", "")
-    )
-    audit.record(db, AuditKind.SIGN_IN, actor=user, target=user.email, ip=client_ip(request))
+    issued = _new_session(db, settings, user, request)
+    throttles.signed_in(db, ip=ip, email=email)
+    audit.record(db, AuditKind.SIGN_IN, actor=user, target=user.email, ip=ip)
     db.commit()
     set_session_cookie(response, request, settings, issued.token)
     return UserOut.model_validate(user)
 
 
-@router.post("/logout")
+@router.post("/logout", responses=SIGNED_IN)
 def logout(
     current: CurrentSession, request: Request, response: Response, db: SessionDep
 ) -> Message:
@@ -192,12 +225,12 @@ def logout(
     return Message(detail="Signed out.")
 
 
-@router.get("/me")
+@router.get("/me", responses=SIGNED_IN)
 def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/handoff")
+@router.post("/handoff", responses=SIGNED_IN)
 def create_handoff(request: Request, current: CurrentSession, handoffs: HandoffsDep) -> HandoffOut:
     token = request.cookies[SESSION_COOKIE]
     return HandoffOut(code=handoffs.create(token), expires_in=HANDOFF_TTL_SECONDS)
@@ -212,11 +245,35 @@ def redeem_handoff(
     handoffs: HandoffsDep,
     next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/dashboard/",
 ) -> RedirectResponse:
+    """Sets the session cookie, but only for a navigation that came from our own pages.
+
+    A code minted from the attacker's own session and opened by the victim's browser
+    from another site would otherwise sign the victim into the attacker's account
+    (login CSRF). A refused redeem still answers with the harmless redirect, sets no
+    cookie, and burns the code: single use holds whatever the outcome, and a code that
+    has been seen by a foreign page is not one to trust later.
+    """
     target = next_path if _is_local_dashboard_path(next_path) else "/dashboard/"
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     token = handoffs.redeem(code)
-    if token is not None and resolve_session(db, settings, token) is not None:
-        set_session_cookie(response, request, settings, token)
+    session = resolve_session(db, settings, token) if token is not None else None
+    if session is None or token is None:
+        return response
+    allowlist: HostAllowlist = request.app.state.host_allowlist
+    refusal = foreign_navigation(request.headers, request.url.scheme, allowlist)
+    if refusal is not None:
+        # Only for a valid code, so each row costs the sender a signed-in request.
+        audit.record(
+            db,
+            AuditKind.HANDOFF_REFUSED,
+            actor=session.user,
+            target=session.user.email,
+            ip=client_ip(request),
+            detail=f"Cookie hand-off refused: not a navigation from our own pages ({refusal}).",
+        )
+        db.commit()
+        return response
+    set_session_cookie(response, request, settings, token)
     return response
 
 

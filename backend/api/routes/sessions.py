@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 
+from backend.api.bounds import DbInt, ShortText
 from backend.api.deps import CurrentSession, SessionDep, client_ip
 from backend.api.paging import MAX_LIMIT, total_rows
+from backend.api.problems import SIGNED_IN, problem
 from backend.api.schemas import Ended, SessionOut
 from backend.models import UserSession
 from backend.services import audit
@@ -16,9 +18,13 @@ from backend.services.audit import AuditKind
 from backend.services.devices import describe_device
 from backend.services.users import end_sessions
 
-router = APIRouter(prefix="/auth/sessions", tags=["sessions"])
+router = APIRouter(prefix="/auth/sessions", tags=["sessions"], responses=SIGNED_IN)
 
 SESSIONS_DEFAULT_LIMIT = 100
+
+
+def _device(row: UserSession) -> str:
+    return describe_device(row.user_agent, via_desktop_app=row.via_desktop_app)
 
 
 @router.get("")
@@ -26,7 +32,7 @@ def list_sessions(
     current: CurrentSession,
     db: SessionDep,
     response: Response,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbInt, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = SESSIONS_DEFAULT_LIMIT,
 ) -> list[SessionOut]:
     """A bare list (most recently used first); the total is in ``X-Total-Count``."""
@@ -45,7 +51,7 @@ def list_sessions(
             expires_at=row.expires_at,
             ip=row.ip,
             user_agent=row.user_agent,
-            device=describe_device(row.user_agent),
+            device=_device(row),
             current=row.id == current.id,
         )
         for row in rows
@@ -75,9 +81,13 @@ def end_other_sessions(
     return Ended(ended=ended)
 
 
-@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: problem("No such session.")},
+)
 def end_session(
-    session_id: str, request: Request, current: CurrentSession, db: SessionDep
+    session_id: ShortText, request: Request, current: CurrentSession, db: SessionDep
 ) -> Response:
     row = db.get(UserSession, session_id)
     if row is None or row.user_id != current.user_id:
@@ -92,7 +102,7 @@ def end_session(
         detail=(
             "Ended this session."
             if row.id == current.id
-            else f"Ended the session on {describe_device(row.user_agent)} ({row.ip or 'no IP'})."
+            else f"Ended the session on {_device(row)} ({row.ip or 'no IP'})."
         ),
     )
     db.delete(row)

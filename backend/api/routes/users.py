@@ -7,22 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy.exc import IntegrityError
 
+from backend.api.bounds import DbId, SearchText
 from backend.api.deps import AdminUser, SessionDep, SettingsDep, client_ip
 from backend.api.paging import Paging, fetch_page
+from backend.api.problems import ADMIN_ONLY, problem
 from backend.api.schemas import Ended, UserCreate, UserCreated, UserOut, UserPage, UserUpdate
 from backend.models import User
 from backend.services import audit, users
 from backend.services.audit import AuditKind
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=ADMIN_ONLY)
 
 DUPLICATE_EMAIL = "An account with this email exists."
+NO_SUCH_USER = "No such user."
 
 
 def _get_user(db: SessionDep, user_id: int) -> User:
     user = db.get(User, user_id)
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such user.")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NO_SUCH_USER)
     return user
 
 
@@ -31,7 +34,7 @@ def list_users(
     admin: AdminUser,
     db: SessionDep,
     paging: Paging,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[SearchText | None, Query()] = None,
 ) -> UserPage:
     rows, total = fetch_page(db, users.users_query(search), paging)
     return UserPage(
@@ -42,7 +45,7 @@ def list_users(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={409: problem(DUPLICATE_EMAIL)})
 def create_user(
     body: UserCreate, request: Request, admin: AdminUser, db: SessionDep, settings: SettingsDep
 ) -> UserCreated:
@@ -73,9 +76,12 @@ def create_user(
     return UserCreated(user=UserOut.model_validate(user), temporary_password=temporary)
 
 
-@router.patch("/{user_id}")
+@router.patch(
+    "/{user_id}",
+    responses={404: problem(NO_SUCH_USER), 409: problem(users.LAST_ADMIN)},
+)
 def update_user(
-    user_id: int, body: UserUpdate, request: Request, admin: AdminUser, db: SessionDep
+    user_id: DbId, body: UserUpdate, request: Request, admin: AdminUser, db: SessionDep
 ) -> UserOut:
     if body.role is None and body.is_active is None and body.full_name is None:
         raise HTTPException(
@@ -95,12 +101,15 @@ def update_user(
     except users.LastAdminError as exc:
         db.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except users.NoLongerAdminError as exc:  # demoted or deactivated meanwhile
+        db.rollback()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
     db.commit()
     return UserOut.model_validate(user)
 
 
-@router.delete("/{user_id}/sessions")
-def end_user_sessions(user_id: int, request: Request, admin: AdminUser, db: SessionDep) -> Ended:
+@router.delete("/{user_id}/sessions", responses={404: problem(NO_SUCH_USER)})
+def end_user_sessions(user_id: DbId, request: Request, admin: AdminUser, db: SessionDep) -> Ended:
     user = _get_user(db, user_id)
     ended = users.end_sessions(db, user.id)
     audit.record(

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import platform
 import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
+import flet as ft
 import httpx
 import psutil
 import pytest
 
+from aegis_app.launch.desktop import desktop_target
 from aegis_app.launch.embedded_backend import BackendStartError, EmbeddedBackend
 from aegis_app.launch.window_lifecycle import WindowLifecycle
 from backend.core.config import API_PREFIX, Settings
@@ -47,6 +51,19 @@ def test_only_requests_with_the_launch_secret_and_our_host_get_in(
         rebound = get(backend, {**backend.auth_headers, "host": host})
         assert rebound.status_code == 403, host
         assert rebound.json()["detail"] == "Unknown host."
+
+
+async def test_the_windows_own_sessions_are_labelled_aegis_desktop(
+    backend: EmbeddedBackend,
+) -> None:
+    """Through the desktop transport (launch secret checked): "Aegis desktop"."""
+    page = cast(ft.Page, None)  # the desktop transport does not look at the page
+    async with desktop_target(backend).new_http_client(page) as window:
+        body = {"email": "ada@example.com", "password": "correct horse battery", "full_name": "A"}
+        assert (await window.post(f"{API_PREFIX}/auth/register", json=body)).status_code == 201
+        sessions = (await window.get(f"{API_PREFIX}/auth/sessions")).json()
+    system = platform.system()
+    assert [s["device"] for s in sessions] == [f"Aegis desktop on {system}"]
 
 
 def test_it_listens_on_loopback_only(backend: EmbeddedBackend) -> None:
