@@ -9,6 +9,8 @@ from fastapi import Depends, Query
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from backend.api.bounds import DbInt
+
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -22,7 +24,7 @@ class PageParams:
 
 
 def page_params(
-    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+    offset: Annotated[DbInt, Query(description="Rows to skip.")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Rows to return, 1 to {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from backend.api.bounds import DbId, KeyText
 from backend.api.deps import AdminUser, SessionDep
 from backend.api.paging import Paging, fetch_page
+from backend.api.problems import ADMIN_ONLY
 from backend.api.schemas import AuditEventOut, AuditPage
 from backend.services import audit
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=ADMIN_ONLY)
 
 
 @router.get("")
@@ -19,8 +21,8 @@ def list_events(
     admin: AdminUser,
     db: SessionDep,
     paging: Paging,
-    kind: Annotated[str | None, Query(max_length=40)] = None,
-    user_id: Annotated[int | None, Query(ge=1)] = None,
+    kind: Annotated[KeyText | None, Query()] = None,
+    user_id: Annotated[DbId | None, Query()] = None,
 ) -> AuditPage:
     if kind and kind not in audit.KINDS:
         raise HTTPException(

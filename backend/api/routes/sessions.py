@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 
-from backend.api.bounds import DbInt, ShortText
+from backend.api.bounds import DbInt, KeyText
 from backend.api.deps import CurrentSession, SessionDep, client_ip
 from backend.api.paging import MAX_LIMIT, total_rows
 from backend.api.problems import SIGNED_IN, problem
@@ -87,7 +87,7 @@ def end_other_sessions(
     responses={404: problem("No such session.")},
 )
 def end_session(
-    session_id: ShortText, request: Request, current: CurrentSession, db: SessionDep
+    session_id: KeyText, request: Request, current: CurrentSession, db: SessionDep
 ) -> Response:
     row = db.get(UserSession, session_id)
     if row is None or row.user_id != current.user_id:

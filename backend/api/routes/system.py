@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep
+from backend.api.problems import SIGNED_IN
 from backend.api.schemas import MetricSampleOut, MetricsOut
 from backend.models import MetricSample, utcnow
 from backend.services import metrics
 from backend.services import status as judge
 from backend.services.scheduler import Scheduler, describe_error
 
-router = APIRouter(prefix="/system", tags=["system"])
+router = APIRouter(prefix="/system", tags=["system"], responses=SIGNED_IN)
 
 
 NO_200 = "it did not answer 200"
