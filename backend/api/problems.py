@@ -51,6 +51,7 @@ def problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
         entry["headers"] = {
             "Retry-After": {
                 "description": "Seconds to wait before trying again.",
+                "required": True,
                 "schema": {"type": "integer", "minimum": 1},
             }
         }

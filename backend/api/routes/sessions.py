@@ -21,13 +21,18 @@ from backend.services.users import end_sessions
 router = APIRouter(prefix="/auth/sessions", tags=["sessions"], responses=SIGNED_IN)
 
 SESSIONS_DEFAULT_LIMIT = 100
+TOTAL_COUNT_HEADER = {
+    "description": "How many sessions there are in all, across pages.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
 
 
 def _device(row: UserSession) -> str:
     return describe_device(row.user_agent, via_desktop_app=row.via_desktop_app)
 
 
-@router.get("")
+@router.get("", responses={200: {"headers": {"X-Total-Count": TOTAL_COUNT_HEADER}}})
 def list_sessions(
     current: CurrentSession,
     db: SessionDep,
