@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 SERVER_OWNER = "postgres"
 SUPERUSER = "aegis"
@@ -49,6 +50,7 @@ class PostgresCluster:
     data_dir: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
 
     def _as_owner(self, *argv: str) -> list[str]:
         if os.geteuid() == 0:
@@ -89,7 +91,9 @@ class PostgresCluster:
         return result.stdout.strip()
 
     def start(self) -> None:
-        log = (self.data_dir.parent / "postgres.log").open("ab")
+        # Kept to be closed in stop(): a file left to the garbage collector is a
+        # ResourceWarning, an error under the suite's filterwarnings.
+        self.log = log = (self.data_dir.parent / "postgres.log").open("ab")
         self.process = subprocess.Popen(
             self._as_owner(
                 str(self.bin_dir / "postgres"),
@@ -140,6 +144,9 @@ class PostgresCluster:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 @contextlib.contextmanager

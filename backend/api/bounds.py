@@ -1,11 +1,11 @@
 """Bounds on the values a request carries to the database, declared once.
 
-An integer past what the database holds made the driver raise (SQLite: "Python int too
-large to convert to SQLite INTEGER" past 64 bits; PostgreSQL: "integer out of range" past
-32 bits), and the request ended in a 500. PostgreSQL's text types cannot store the NUL
-character at all. Every path, query and body value that reaches a query is therefore typed
-with one of these, so a value out of range is a 422 that says why, on every engine, and
-the bounds appear in the OpenAPI document for clients and the fuzzer to see.
+An integer past 64 bits made the driver raise ("Python int too large to convert to SQLite
+INTEGER"; PostgreSQL: "bigint out of range"), and the request ended in a 500. PostgreSQL's
+text types cannot store the NUL character at all. Every path, query and body value that
+reaches a query is therefore typed with one of these, so a value out of range is a 422
+that says why, on every engine, and the bounds appear in the OpenAPI document for clients
+and the fuzzer to see.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstrain
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-# Our id columns are SQL INTEGER: 32-bit on PostgreSQL (64 on SQLite). The smaller bound
-# holds on both, and no offset or id beyond two billion rows means anything here.
+# Our id columns are SQL INTEGER, 32-bit on PostgreSQL: no id can be larger, and no offset
+# past two billion rows selects anything. One bound that fits a 32-bit column fits every
+# column and engine (binding such a value never overflows, whatever the column's type).
 SQL_INTEGER_MAX = 2**31 - 1
 
 DbInt = Annotated[int, Ge(0), Le(SQL_INTEGER_MAX)]

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_helpers import API, Api
+from api_helpers import API, Api, MakeApi
 from dashboard_helpers import ADMIN, VIEWER, admin_and_viewer, detail, user_id
 
 from backend.api.bounds import SQL_INTEGER_MAX
 from backend.models import User
+from tests.conftest import IN_CI
+from tests.postgres_cluster import PostgresCluster, find_pg_bin, postgres_cluster
 
-HUGE = "99999999999999999999"  # past 64 bits: SQLite's driver raised OverflowError on it
+HUGE = "99999999999999999999"  # past 64 bits: both engines' drivers raised on it
 PAST_INT32 = str(SQL_INTEGER_MAX + 1)  # past PostgreSQL's INTEGER
 
 LISTS = [f"{API}/users", f"{API}/audit", f"{API}/auth/sessions"]
@@ -154,3 +157,29 @@ async def test_every_integer_a_request_carries_is_bounded(api: Api) -> None:
         if "minimum" not in schema or schema.get("maximum", SQL_INTEGER_MAX + 1) > SQL_INTEGER_MAX
     ]
     assert unbounded == []
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresCluster]:
+    if find_pg_bin() is None:
+        message = "PostgreSQL is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+async def test_the_same_bounds_on_postgresql(make_api: MakeApi, postgres: PostgresCluster) -> None:
+    """PostgreSQL refused both a NUL in text and an offset past 64 bits with a DataError."""
+    api = await make_api(database_url=postgres.create_database())
+    admin, _ = await api.signed_in(ADMIN, register=True)
+    for url in LISTS:
+        assert (await admin.get(url, params={"offset": HUGE})).status_code == 422
+        assert (await admin.get(url, params={"offset": SQL_INTEGER_MAX})).status_code == 200
+    largest = f"{API}/users/{SQL_INTEGER_MAX}"
+    assert (await admin.patch(largest, json={"role": "viewer"})).status_code == 404
+    nul_name = await admin.patch(f"{API}/auth/me", json={"full_name": "Ada\0"})
+    assert nul_name.status_code == 422, nul_name.text
+    nul_search = await admin.get(f"{API}/users", params={"search": "\0"})
+    assert nul_search.status_code == 422, nul_search.text
