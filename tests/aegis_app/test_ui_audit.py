@@ -174,3 +174,20 @@ async def test_newer_and_older_pages(
     assert view.pager.label.value == "1-50 of 60"
     assert rows(view)[0]["detail"] == "Attempt 59"
     assert view.pager.previous.disabled and not view.pager.next.disabled
+
+
+async def test_refused_sign_ins_show_as_one_row_with_their_count(
+    backend: Backend, make_pilot: MakePilot, ada: tuple[dict[str, Any], str], bob: Any
+) -> None:
+    attacker = await backend.client(ip="203.0.113.5")
+    guess = {"email": BOB["email"], "password": "not his password"}
+    codes = [
+        (await attacker.post(f"{API_PREFIX}/auth/login", json=guess)).status_code for _ in range(8)
+    ]
+    assert codes == [401] * 5 + [429] * 3
+    pilot = await make_pilot("/audit", token=ada[1])
+    [throttled] = [
+        row for row in rows(pilot.view_as(AuditView)) if row["kind"] == "Sign in throttled"
+    ]
+    assert throttled["target"] == BOB["email"]
+    assert throttled["detail"].endswith("(3 times)")

@@ -27,6 +27,13 @@ PASSWORD = "correct horse battery"
 ADMIN_A, ADMIN_B = "ada@example.com", "bob@example.com"
 
 
+@pytest.fixture
+def database_url() -> str | None:
+    """None: a fresh SQLite file per test. Override it (e.g. parametrise it with fresh
+    PostgreSQL databases) to run the same rounds on another engine."""
+    return None
+
+
 def report(test: str, rounds: int, **figures: object) -> None:
     shown = ", ".join(f"{name}={value}" for name, value in figures.items())
     print(f"\n{test}: {rounds} rounds" + (f" ({shown})" if shown else ""))
@@ -74,17 +81,20 @@ def test_parallel_sign_ups_make_exactly_one_admin(tmp_path: Path, open_registrat
         report(f"sign-ups ({'open' if open_registration else 'closed'})", ROUNDS, clients=SIGN_UPS)
 
 
-def test_parallel_wrong_passwords_reach_the_hash_at_most_the_limit(tmp_path: Path) -> None:
-    with live_server(tmp_path, login_failures_allowed=FAILURES_ALLOWED) as server:
+def test_parallel_wrong_passwords_reach_the_hash_at_most_the_limit(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with live_server(
+        tmp_path, database_url=database_url, login_failures_allowed=FAILURES_ALLOWED
+    ) as server:
         assert sign_up(server, ADMIN_A).status_code == 201
 
-        def wrong_password() -> httpx.Response:
-            with server.client() as client:
-                body = {"email": ADMIN_A, "password": "not the password"}
-                return client.post("/auth/login", json=body)
-
+        # One client (connection) per attacker thread, kept across rounds.
+        attackers = [server.client() for _ in range(WRONG_PASSWORDS)]
+        body = {"email": ADMIN_A, "password": "not the password"}
+        guesses = [partial(client.post, "/auth/login", json=body) for client in attackers]
         for round_no in range(ROUNDS):
-            responses = in_parallel([wrong_password] * WRONG_PASSWORDS)
+            responses = in_parallel(guesses)
             where = f"round {round_no + 1}/{ROUNDS}"
             codes = [r.status_code for r in responses]
             assert codes.count(401) == FAILURES_ALLOWED, f"{where}: {sorted(codes)}"
@@ -101,6 +111,8 @@ def test_parallel_wrong_passwords_reach_the_hash_at_most_the_limit(tmp_path: Pat
             assert sum(row.count for row in rows) == codes.count(429), f"{where}: {rows}"
             assert len({(row.target, row.ip) for row in rows}) == len(rows), where
             server.execute("DELETE FROM throttle_counters", "DELETE FROM audit_events")
+        for client in attackers:
+            client.close()
         report("wrong passwords", ROUNDS, clients=WRONG_PASSWORDS, limit=FAILURES_ALLOWED)
 
 
@@ -128,8 +140,8 @@ def assert_one_winner(where: str, responses: list[httpx.Response]) -> int:
     return int(loser.status_code == 409)
 
 
-def test_mutual_demotion_leaves_an_admin(tmp_path: Path) -> None:
-    with live_server(tmp_path) as server:
+def test_mutual_demotion_leaves_an_admin(tmp_path: Path, database_url: str | None) -> None:
+    with live_server(tmp_path, database_url=database_url) as server:
         a, b, a_id, b_id = two_signed_in_admins(server)
         raced = 0
         try:
@@ -156,8 +168,10 @@ DEMOTE = {"role": "viewer"}
 MIXES = [(DEACTIVATE, DEMOTE), (DEMOTE, DEACTIVATE), (DEACTIVATE, DEACTIVATE)]
 
 
-def test_deactivate_against_demote_leaves_an_admin(tmp_path: Path) -> None:
-    with live_server(tmp_path) as server:
+def test_deactivate_against_demote_leaves_an_admin(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with live_server(tmp_path, database_url=database_url) as server:
         a, b, a_id, b_id = two_signed_in_admins(server)
         clients = {ADMIN_A: a, ADMIN_B: b}
         raced = 0
@@ -184,8 +198,8 @@ def test_deactivate_against_demote_leaves_an_admin(tmp_path: Path) -> None:
         report("deactivate vs demote", ROUNDS, refused_by_the_rule_with_409=raced)
 
 
-def test_a_handoff_code_sets_the_cookie_once(tmp_path: Path) -> None:
-    with live_server(tmp_path) as server:
+def test_a_handoff_code_sets_the_cookie_once(tmp_path: Path, database_url: str | None) -> None:
+    with live_server(tmp_path, database_url=database_url) as server:
         assert sign_up(server, ADMIN_A).status_code == 201
         owner = signed_in(server, ADMIN_A)
         navigation = {
