@@ -32,6 +32,8 @@ class FuzzTotals:
     failures: int = 0
     seconds: float = 0.0
     no_invalid_inputs: list[str] = field(default_factory=list)
+    restored: int = 0
+    """How often an auth context's account or session had to be put back."""
     """Operations with inputs for which no invalid request could be generated."""
 
     def summary(self) -> str:
@@ -40,7 +42,8 @@ class FuzzTotals:
         return (
             f"{sum(self.requests.values())} requests ({contexts}) over "
             f"{len(self.operations)} operations in {self.seconds:.0f} s, "
-            f"{self.failures} failures\nstatus codes: {statuses}"
+            f"{self.failures} failures\nstatus codes: {statuses}; auth contexts put back "
+            f"{self.restored} times"
             + "".join(f"\nno invalid input generated for {op}" for op in self.no_invalid_inputs)
         )
 

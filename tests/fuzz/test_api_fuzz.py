@@ -54,6 +54,7 @@ CHECKS = [
 EXAMPLES_PER_RUN = 30
 MIN_REQUESTS = 2000
 REQUEST_TIMEOUT_SECONDS = 30
+SIGN_IN = "POST /api/v1/auth/login"  # its 401 is a wrong password, not a lost session
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -77,7 +78,8 @@ class Fuzzer:
         self.totals = totals
         self.failures: list[str] = []
         self.covered: dict[str, set[str]] = {p.name: set() for p in principals}
-        self.restored = 0
+        self.signed_out: list[str] = []
+        """Requests a signed-in context sent that were answered as if signed out."""
         self.settings = Settings(_env_file=None, data_dir=served.data_dir)  # type: ignore[call-arg]
         self.engine = make_engine(self.settings.resolved_database_url)
         self.http = requests.Session()
@@ -127,6 +129,8 @@ class Fuzzer:
         self.totals.requests[principal.name] += 1
         self.totals.statuses[response.status_code] += 1
         self.covered[principal.name].add(case.operation.label)
+        if principal.email and response.status_code == 401 and case.operation.label != SIGN_IN:
+            self.signed_out.append(f"{principal.name}: {case.operation.label}")
         if response.status_code < 300 and case.method.upper() not in SAFE_METHODS:
             # Only a change that went through can have signed out or demoted a context.
             self.unsure.update(p.name for p in self.principals)
@@ -145,12 +149,12 @@ class Fuzzer:
             if user.role != principal.role or not user.is_active:
                 user.role, user.is_active = principal.role, True
                 db.commit()
-                self.restored += 1
+                self.totals.restored += 1
             if not (principal.token and resolve_session(db, self.settings, principal.token)):
                 issued = issue_session(db, self.settings, user, ip="127.0.0.1", user_agent="fuzz")
                 principal.token = issued.token
                 db.commit()
-                self.restored += 1
+                self.totals.restored += 1
 
 
 def _has_inputs(operation: schemathesis.APIOperation) -> bool:
@@ -201,11 +205,10 @@ def test_every_operation_in_three_auth_contexts(
                 fuzzer.fuzz(operation, mode)
     fuzz_totals.failures = len(fuzzer.failures)
     fuzz_totals.seconds = time.monotonic() - started
-    print(f"auth contexts put back {fuzzer.restored} times")
-
     assert len(operations) >= 20, sorted(fuzz_totals.operations)
     for principal, covered in fuzzer.covered.items():
         assert covered == fuzz_totals.operations, principal
+    assert fuzzer.signed_out == [], "a signed-in context was not signed in"
     assert sum(fuzz_totals.requests.values()) >= MIN_REQUESTS, fuzz_totals.summary()
     assert not fuzzer.failures, (
         f"{len(fuzzer.failures)} failures, the first ones:\n"
