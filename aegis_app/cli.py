@@ -30,9 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        from aegis_app.launch.web import serve
+        from pydantic import ValidationError
 
-        serve(args.host, args.port, proxy_headers=args.proxy_headers)
+        from aegis_app.launch.web import serve
+        from backend.core.config import ConfigurationError
+
+        try:
+            serve(args.host, args.port, proxy_headers=args.proxy_headers)
+        except (ConfigurationError, ValidationError) as error:
+            print(f"aegis serve: the configuration is not valid: {error}", file=sys.stderr)
+            return 2
         return 0
     from aegis_app.launch.desktop import run_desktop, self_test
 

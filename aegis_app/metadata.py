@@ -22,8 +22,10 @@ class AppMetadata:
 
 
 def metadata_file() -> Path:
-    bundle_root = getattr(sys, "_MEIPASS", None)  # set inside a PyInstaller bundle
-    root = Path(bundle_root) if bundle_root else Path(__file__).resolve().parent.parent
+    """Package data next to this module (so it travels in the wheel); at the bundle's
+    root inside a PyInstaller bundle (build/aegis.spec puts it there)."""
+    bundle_root = getattr(sys, "_MEIPASS", None)
+    root = Path(bundle_root) if bundle_root else Path(__file__).resolve().parent
     return root / "flet.toml"
 
 

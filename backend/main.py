@@ -27,7 +27,6 @@ from backend.services.throttle import SignInThrottles
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-
 class HardenedFastAPI(FastAPI):
     """FastAPI with the security headers outside even Starlette's error middleware, so
     a 500 carries them too (``add_middleware`` would put them inside it)."""

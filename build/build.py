@@ -28,7 +28,7 @@ SPEC = BUILD / "aegis.spec"
 
 
 def app_name() -> str:
-    data = tomllib.loads((ROOT / "flet.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads((ROOT / "aegis_app" / "flet.toml").read_text(encoding="utf-8"))
     return str(data["app"]["name"])
 
 

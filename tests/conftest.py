@@ -14,6 +14,7 @@ import pytest
 
 from backend.core.config import Settings
 
+TEST_HOST = "testserver"  # the Host of httpx's and Starlette's in-process test clients
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -30,7 +31,10 @@ def require_executable(name: str, why: str) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    # "testserver": the Host of httpx's and Starlette's in-process test clients.
+    return Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "data", allowed_hosts=TEST_HOST, _env_file=None
+    )
 
 
 @pytest.fixture(scope="session")

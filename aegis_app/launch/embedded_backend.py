@@ -19,6 +19,7 @@ import uvicorn
 
 from backend.core.config import Settings
 from backend.core.guards import LAUNCH_SECRET_HEADER, LoopbackOnlyGuard
+from backend.core.hosts import HostAllowlist
 from backend.main import create_api
 
 log = logging.getLogger("aegis.desktop.backend")
@@ -111,8 +112,11 @@ class EmbeddedBackend:
                 f"Aegis could not open a local port for its backend: {exc}."
             ) from exc
         self._port = int(self._sock.getsockname()[1])
+        own_host = f"{LOOPBACK}:{self.port}"
         app = LoopbackOnlyGuard(
-            create_api(self.settings), self.secret, allowed_hosts={f"{LOOPBACK}:{self.port}"}
+            create_api(self.settings, allowed_hosts=HostAllowlist.of([own_host])),
+            self.secret,
+            allowed_hosts={own_host},
         )
         config = uvicorn.Config(
             app,

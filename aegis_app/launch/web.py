@@ -12,8 +12,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
 import flet as ft
@@ -23,26 +21,29 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aegis_app.api_client import APIClient
 from aegis_app.app import create_frontend_app
 from aegis_app.launch.flet_web_patches import mount_flet
+from aegis_app.launch.web_sessions import AnonymousSessionCap, WebSessionRules, handshake_token
 from aegis_app.metadata import app_metadata
 from aegis_app.target import API_TIMEOUT, Target
-from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings
+from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings, server_settings
+from backend.core.guards import InProcessMark
+from backend.core.hosts import WILDCARD_ADDRESSES, HostAllowlist
 from backend.core.logging import configure_logging
 from backend.main import create_api
 
 log = logging.getLogger("aegis.web")
 
 # Only the ASGI transport sees this host. https, so that a cookie the backend marks
-# Secure (AEGIS_COOKIE_SECURE=always) is still sent back by httpx.
+# Secure (AEGIS_COOKIE_SECURE=always) is still sent back by httpx. The Host allowlist
+# lets it through only on requests marked in-process (InProcessMark), never from outside.
 IN_PROCESS_BASE_URL = "https://aegis.internal"
 
 IN_FLIGHT_GRACE_SECONDS = 10.0
-
-handshake_token: ContextVar[str | None] = ContextVar("aegis_handshake_token", default=None)
 
 
 class HandshakeCookieReader:
@@ -62,13 +63,9 @@ class HandshakeCookieReader:
 
 
 def _session_cookie(header: str) -> str | None:
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(header)
-    except CookieError:
-        return None
-    morsel = cookies.get(SESSION_COOKIE)
-    return morsel.value if morsel else None
+    # Starlette's parser is as lenient as browsers are. With SimpleCookie, one odd
+    # sibling cookie (JSON, a space, a backslash, a stray quote) lost ours too.
+    return cookie_parser(header).get(SESSION_COOKIE) or None
 
 
 class BrowserCookieStore:
@@ -102,10 +99,15 @@ class BrowserCookieStore:
         self._handshake = self._api.session_token
         handoff = await self._api.post("/auth/handoff")
         target = quote(self._mount_path + route, safe="/?=&")
-        await ft.UrlLauncher().launch_url(
-            f"{API_PREFIX}/auth/handoff/{handoff['code']}?next={quote(target, safe='/')}",
-            web_only_window_name="_self",
-        )
+        try:
+            await ft.UrlLauncher().launch_url(
+                f"{API_PREFIX}/auth/handoff/{handoff['code']}?next={quote(target, safe='/')}",
+                web_only_window_name="_self",
+            )
+        except RuntimeError as error:
+            # The tab left first. Without the cookie it cannot have this session back
+            # (see web_sessions), so it signs in again; the unused code expires.
+            log.info("the cookie hand-off did not reach the browser: %s", error)
 
 
 class InProcessTransport(httpx.ASGITransport):
@@ -121,7 +123,7 @@ class InProcessTransport(httpx.ASGITransport):
     def __init__(self, app: ASGIApp, client: tuple[str, int]) -> None:
         # raise_app_exceptions=False: a backend bug must reach the view as a 500 (which
         # APIClient turns into words), not as the backend's own exception.
-        super().__init__(app=app, client=client, raise_app_exceptions=False)
+        super().__init__(app=InProcessMark(app), client=client, raise_app_exceptions=False)
         self._in_flight: set[asyncio.Task[httpx.Response]] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -146,7 +148,9 @@ class InProcessTransport(httpx.ASGITransport):
         await super().aclose()
 
 
-def web_target(app: FastAPI, mount_path: str) -> Target:
+def web_target(
+    app: FastAPI, mount_path: str, anonymous_sessions_per_ip: int | None = None
+) -> Target:
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
         # The browser's address and agent, so the sessions list shows the real device.
         return httpx.AsyncClient(
@@ -159,7 +163,10 @@ def web_target(app: FastAPI, mount_path: str) -> Target:
     def new_cookie_store(page: ft.Page, api: APIClient) -> BrowserCookieStore:
         return BrowserCookieStore(api, mount_path)
 
-    return Target("web", new_http_client, new_cookie_store)
+    if anonymous_sessions_per_ip is None:
+        return Target("web", new_http_client, new_cookie_store)
+    cap = AnonymousSessionCap(anonymous_sessions_per_ip)
+    return Target("web", new_http_client, new_cookie_store, admission=cap)
 
 
 @asynccontextmanager
@@ -173,12 +180,16 @@ async def flet_app_manager(_: FastAPI) -> AsyncIterator[None]:
         await flet_fastapi.app_manager.shutdown()
 
 
-def create_web_app(settings: Settings | None = None) -> FastAPI:
+def create_web_app(
+    settings: Settings | None = None, *, allowed_hosts: HostAllowlist | None = None
+) -> FastAPI:
     settings = settings or Settings()
     meta = app_metadata()
-    app = create_api(settings, hooks=[flet_app_manager])
+    app = create_api(settings, hooks=[flet_app_manager], allowed_hosts=allowed_hosts)
     flet_app = flet_fastapi.app(
-        create_frontend_app(web_target(app, meta.web_mount_path)),
+        create_frontend_app(
+            web_target(app, meta.web_mount_path, settings.anonymous_sessions_per_ip)
+        ),
         app_name=meta.name,
         app_short_name=meta.name,
         app_description=meta.description,
@@ -190,13 +201,26 @@ def create_web_app(settings: Settings | None = None) -> FastAPI:
     def root() -> RedirectResponse:
         return RedirectResponse(f"{meta.web_mount_path}/")
 
-    mount_flet(app, flet_app, meta.web_mount_path, wrap=HandshakeCookieReader)
+    mount_flet(
+        app, flet_app, meta.web_mount_path, wrap=HandshakeCookieReader, rules=WebSessionRules()
+    )
     return app
 
 
 def serve(host: str, port: int, *, proxy_headers: bool = False) -> None:
-    settings = Settings()
+    settings = server_settings()  # the only reader of .env (see backend.core.config)
     configure_logging(settings, "serve")
-    app = create_web_app(settings)
+    if settings.allowed_hosts:
+        allowlist = HostAllowlist.parse(settings.allowed_hosts)
+    else:
+        allowlist = HostAllowlist.for_bound_address(host, port)
+        if host in WILDCARD_ADDRESSES:
+            log.warning(
+                "listening on every interface, but answering only to %s: set "
+                "AEGIS_ALLOWED_HOSTS to the names clients use to reach this server",
+                allowlist.describe(),
+            )
+    app = create_web_app(settings, allowed_hosts=allowlist)
     log.info("serving http://%s:%s%s/", host, port, app_metadata().web_mount_path)
+    log.info("answering to the Host names %s (AEGIS_ALLOWED_HOSTS)", allowlist.describe())
     uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_config=None)

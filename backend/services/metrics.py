@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp
 
 from backend.core.config import API_PREFIX
+from backend.core.guards import InProcessMark
 from backend.models import MetricSample, utcnow
 
 MAX_SAMPLES = 2000
@@ -63,7 +64,7 @@ def read_disk(path: Path) -> DiskReading:
 
 async def measure_api_latency(app: ASGIApp) -> float | None:
     """Milliseconds for an in-process GET of the health endpoint; None if it did not answer 200."""
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=InProcessMark(app))  # its Host is not on the allowlist
     async with httpx.AsyncClient(
         transport=transport, base_url="http://aegis.internal", timeout=PROBE_TIMEOUT_SECONDS
     ) as client:

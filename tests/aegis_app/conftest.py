@@ -29,6 +29,9 @@ from ui_support import Backend, MakeBackend, MakePilot
 from backend.core.config import Settings
 from backend.core.db import make_engine, migrate
 from backend.main import create_api
+from tests.conftest import TEST_HOST
+
+IN_PROCESS_HOST = "aegis.internal"  # pilot.BASE_URL's host
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +55,9 @@ async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator
             nonlocal count
             count += 1
             data_dir = overrides.setdefault("data_dir", tmp_path / f"data{count}")
+            # The UI tests reach the API at the web target's in-process URL, some through
+            # plain ASGITransport (no InProcessMark); the Host checks have their own tests.
+            overrides.setdefault("allowed_hosts", f"{TEST_HOST},{IN_PROCESS_HOST}")
             if "database_url" not in overrides:
                 data_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(migrated_database, data_dir / "aegis.db")

@@ -13,7 +13,12 @@ from pilot import Pilot
 from ui_support import ADA, Backend
 
 from aegis_app.api_client import APIClient
-from aegis_app.launch.web import BrowserCookieStore, handshake_token, web_target
+from aegis_app.launch.web import (
+    BrowserCookieStore,
+    HandshakeCookieReader,
+    handshake_token,
+    web_target,
+)
 from aegis_app.views.dashboard import DashboardView
 from aegis_app.views.sessions import SessionsView
 from backend.core.config import SESSION_COOKIE
@@ -68,6 +73,8 @@ async def test_sign_in_hands_the_cookie_to_the_browser(
 
     # The browser follows it: the one-time code becomes the HttpOnly cookie.
     browser = await backend.client()
+    # Chromium's header for our own page's same-tab navigation (tests/browser proves it).
+    browser.headers["sec-fetch-site"] = "same-origin"
     response = await browser.get(launch.args["url"])
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/sessions"
@@ -117,3 +124,60 @@ async def test_saving_the_handshake_token_again_hands_nothing_off(
     assert pilot.invoked("launch_url") == []
     await store.save(None)
     assert store.load() is None
+
+
+# -- reading the cookie from the WebSocket upgrade -------------------------------------
+
+TOKEN = "k3Y_-tOkEn0123456789abcdefghijklmnopqrstu"
+ODD_SIBLINGS = {
+    "json": 'prefs={"theme":"dark","sidebar":true}',
+    "json-with-space": 'prefs={"theme": "dark"}',
+    "space": "greeting=hello world",
+    "backslash": "path=C:\\Users\\ada",
+    "unterminated-quote": 'note="half open',
+}
+
+
+@pytest.mark.parametrize("sibling", ODD_SIBLINGS.values(), ids=ODD_SIBLINGS.keys())
+@pytest.mark.parametrize("ours_first", [True, False], ids=["ours-first", "ours-last"])
+async def test_an_odd_sibling_cookie_does_not_hide_the_session(
+    sibling: str, ours_first: bool
+) -> None:
+    """Another app on the same host may set any cookie; ours must still be read.
+
+    The inner app stands in for Flet (the boundary): it records what ``main`` would see.
+    """
+    pair = f"{SESSION_COOKIE}={TOKEN}"
+    header = f"{pair}; {sibling}" if ours_first else f"{sibling}; {pair}"
+    seen: list[str | None] = []
+
+    async def flet_stand_in(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(handshake_token.get())
+
+    scope = {"type": "websocket", "headers": [(b"cookie", header.encode("latin-1"))]}
+    await contextvars.copy_context().run(
+        HandshakeCookieReader(flet_stand_in), scope, _never_receive, _never_send
+    )
+    assert seen == [TOKEN]
+
+
+async def test_no_session_cookie_is_no_token() -> None:
+    seen: list[str | None] = []
+
+    async def flet_stand_in(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(handshake_token.get())
+
+    for header in (b"", b"other=1", f"{SESSION_COOKIE}=".encode()):
+        scope = {"type": "websocket", "headers": [(b"cookie", header)]}
+        await contextvars.copy_context().run(
+            HandshakeCookieReader(flet_stand_in), scope, _never_receive, _never_send
+        )
+    assert seen == [None, None, None]
+
+
+async def _never_receive() -> Any:
+    raise AssertionError("not reached")
+
+
+async def _never_send(message: Any) -> None:
+    raise AssertionError("not reached")

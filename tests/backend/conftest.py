@@ -17,6 +17,7 @@ from api_helpers import Api, MakeApi
 
 from backend.core.config import Settings
 from backend.main import create_api
+from tests.conftest import TEST_HOST
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
             nonlocal count
             count += 1
             overrides.setdefault("data_dir", tmp_path / f"data{count}")
+            overrides.setdefault("allowed_hosts", TEST_HOST)
             settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
             app = create_api(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))

@@ -7,9 +7,10 @@ from datetime import timedelta
 import httpx
 import pytest
 from api_helpers import API, Api, FakeClock, cookie_attributes, session_cookie
+from sqlalchemy import select
 
 import backend.services.handoff as handoff_module
-from backend.models import utcnow
+from backend.models import AuditEvent, utcnow
 from backend.services.handoff import HANDOFF_TTL_SECONDS
 
 HANDOFF = f"{API}/auth/handoff"
@@ -25,10 +26,21 @@ async def new_code(client: httpx.AsyncClient) -> str:
     return code
 
 
-async def redeem(api: Api, code: str, next_path: str | None = None) -> httpx.Response:
+# What Chromium sends when our own page navigates its tab to the hand-off.
+OWN_NAVIGATION = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate"}
+
+
+async def redeem(
+    api: Api, code: str, next_path: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     browser = await api.client()
     params = {} if next_path is None else {"next": next_path}
-    response = await browser.get(f"{HANDOFF}/{code}", params=params, follow_redirects=False)
+    response = await browser.get(
+        f"{HANDOFF}/{code}",
+        params=params,
+        headers=OWN_NAVIGATION if headers is None else headers,
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return response
 
@@ -147,3 +159,86 @@ async def test_code_of_an_expired_session_sets_no_cookie(api: Api) -> None:
     api.update_session(token, expires_at=utcnow() - timedelta(seconds=1))
     response = await redeem(api, code)
     assert "set-cookie" not in response.headers
+
+
+# --- login CSRF: only a navigation from our own pages gets the cookie ------------------
+
+REFERER_OURS = "http://testserver/dashboard/login"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        OWN_NAVIGATION,
+        {"sec-fetch-site": "none"},  # typed into the address bar, or a bookmark
+        {"sec-fetch-site": "SAME-ORIGIN"},
+        {"referer": REFERER_OURS},  # no fetch metadata: plain http to a LAN address
+        {"referer": "http://testserver"},
+    ],
+    ids=["same-origin", "typed", "upper-case", "referer-ours", "referer-origin-only"],
+)
+async def test_our_own_navigation_gets_the_cookie(api: Api, headers: dict[str, str]) -> None:
+    client, token = await api.signed_in(register=True)
+    response = await redeem(api, await new_code(client), headers=headers)
+    header = session_cookie(response)
+    assert header is not None
+    assert header.split(";", 1)[0] == f"aegis_session={token}"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"},
+        {"sec-fetch-site": "same-site"},  # a sibling subdomain is another site's page
+        {"sec-fetch-site": "cross-site", "referer": REFERER_OURS},  # metadata decides
+        {"sec-fetch-site": "something-new"},
+        {"referer": "https://evil.example/attack.html"},
+        {"referer": "https://testserver/dashboard/"},  # our name, another scheme
+        {"referer": "http://testserver:8080/"},  # our name, another port
+        {"referer": "not a url"},
+        {},  # neither fetch metadata nor Referer: nothing says it was us
+    ],
+    ids=[
+        "cross-site",
+        "same-site",
+        "cross-site-with-our-referer",
+        "unknown-site-value",
+        "foreign-referer",
+        "referer-other-scheme",
+        "referer-other-port",
+        "referer-garbage",
+        "no-evidence",
+    ],
+)
+async def test_a_foreign_navigation_gets_no_cookie(api: Api, headers: dict[str, str]) -> None:
+    """The attacker mints a code from their own session; the victim's browser opens it
+    from the attacker's page. Before the fix this signed the victim in as the attacker."""
+    attacker, _ = await api.signed_in(register=True)
+    code = await new_code(attacker)
+    response = await redeem(api, code, "/dashboard/users", headers=headers)
+    assert response.headers["location"] == "/dashboard/users"  # the same harmless redirect
+    assert "set-cookie" not in response.headers
+    # The refused redeem burnt the code: it cannot be replayed, not even by our page.
+    again = await redeem(api, code)
+    assert "set-cookie" not in again.headers
+
+
+async def test_a_refused_hand_off_is_audited_against_the_code_owner(api: Api) -> None:
+    attacker, _ = await api.signed_in(register=True)
+    code = await new_code(attacker)
+    await redeem(api, code, headers={"sec-fetch-site": "cross-site"})
+    with api.db() as db:
+        rows = db.scalars(select(AuditEvent).where(AuditEvent.kind == "handoff_refused")).all()
+        assert len(rows) == 1
+        [row] = rows
+        assert row.target == "admin@example.com"
+        assert "Sec-Fetch-Site: cross-site" in row.detail
+
+
+async def test_a_foreign_navigation_with_an_unknown_code_writes_nothing(api: Api) -> None:
+    """Audit rows only for valid codes: anonymous requests cannot fill the log."""
+    await api.signed_in(register=True)
+    await redeem(api, "not-a-real-code", headers={"sec-fetch-site": "cross-site"})
+    with api.db() as db:
+        kinds = set(db.scalars(select(AuditEvent.kind)).all())
+    assert "handoff_refused" not in kinds
