@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backend.core.config import Settings
+from tests.postgres_cluster import PostgresCluster, find_pg_bin, postgres_cluster
 
 TEST_HOST = "testserver"  # the Host of httpx's and Starlette's in-process test clients
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -35,6 +37,18 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(  # type: ignore[call-arg]
         data_dir=tmp_path / "data", allowed_hosts=TEST_HOST, _env_file=None
     )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole run; tests take fresh databases."""
+    if find_pg_bin() is None:
+        message = "PostgreSQL is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

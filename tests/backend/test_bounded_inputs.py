@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from dashboard_helpers import ADMIN, VIEWER, admin_and_viewer, detail, user_id
 
 from backend.api.bounds import SQL_INTEGER_MAX
 from backend.models import User
-from tests.conftest import IN_CI
-from tests.postgres_cluster import PostgresCluster, find_pg_bin, postgres_cluster
+from tests.postgres_cluster import PostgresCluster
 
 HUGE = "99999999999999999999"  # past 64 bits: both engines' drivers raised on it
 PAST_INT32 = str(SQL_INTEGER_MAX + 1)  # past PostgreSQL's INTEGER
@@ -157,17 +155,6 @@ async def test_every_integer_a_request_carries_is_bounded(api: Api) -> None:
         if "minimum" not in schema or schema.get("maximum", SQL_INTEGER_MAX + 1) > SQL_INTEGER_MAX
     ]
     assert unbounded == []
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresCluster]:
-    if find_pg_bin() is None:
-        message = "PostgreSQL is not installed (.ci/run installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with postgres_cluster() as cluster:
-        yield cluster
 
 
 async def test_the_same_bounds_on_postgresql(make_api: MakeApi, postgres: PostgresCluster) -> None:

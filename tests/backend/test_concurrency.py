@@ -17,6 +17,7 @@ from live_server import LiveServer, in_parallel, live_server
 
 from backend.core.config import SESSION_COOKIE
 from backend.services.users import LAST_ADMIN
+from tests.postgres_cluster import PostgresCluster
 
 ROUNDS = 20
 SIGN_UPS = 6
@@ -27,11 +28,14 @@ PASSWORD = "correct horse battery"
 ADMIN_A, ADMIN_B = "ada@example.com", "bob@example.com"
 
 
-@pytest.fixture
-def database_url() -> str | None:
-    """None: a fresh SQLite file per test. Override it (e.g. parametrise it with fresh
-    PostgreSQL databases) to run the same rounds on another engine."""
-    return None
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every rule is raced on both engines: None is a fresh SQLite file per test, and
+    on PostgreSQL each test gets a fresh database in the run's throwaway cluster."""
+    if request.param == "sqlite":
+        return None
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
 
 
 def report(test: str, rounds: int, **figures: object) -> None:
@@ -61,8 +65,12 @@ def empty_the_database(server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("open_registration", [False, True], ids=["closed", "open"])
-def test_parallel_sign_ups_make_exactly_one_admin(tmp_path: Path, open_registration: bool) -> None:
-    with live_server(tmp_path, allow_registration=open_registration) as server:
+def test_parallel_sign_ups_make_exactly_one_admin(
+    tmp_path: Path, database_url: str | None, open_registration: bool
+) -> None:
+    with live_server(
+        tmp_path, database_url=database_url, allow_registration=open_registration
+    ) as server:
         for round_no in range(ROUNDS):
             empty_the_database(server)
             calls = [partial(sign_up, server, f"user{i}@example.com") for i in range(SIGN_UPS)]
