@@ -2,7 +2,8 @@
 
 * Login CSRF through the cookie hand-off: the attacker mints a code from their own
   session and a page on another origin sends the victim's tab to it. Real Chromium, so
-  the fetch metadata is what a browser really sends.
+  the fetch metadata is what a browser really sends; and over plain http to a name
+  (as to a LAN address), where Chromium sends none and the Referer decides.
 * DNS rebinding: a Host (and an Origin agreeing with it) of the attacker's naming, on
   HTTP and on the WebSocket upgrade, over real sockets to a real uvicorn.
 * Framing: a page on another origin cannot show the dashboard in an iframe.
@@ -24,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -33,7 +35,15 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from tests.browser.conftest import EMAIL, PASSWORD, AegisServer, new_context
+from tests.browser.conftest import (
+    CHROMIUM_ARGS,
+    EMAIL,
+    PASSWORD,
+    AegisServer,
+    free_port,
+    new_context,
+)
+from tests.conftest import require_executable
 
 HANDOFF = "/api/v1/auth/handoff/"
 ATTACKER_EMAIL = "mallory@example.com"
@@ -110,11 +120,19 @@ def attacker_site() -> Iterator[AttackerSite]:
         thread.join(5)
 
 
-def session_cookie_in(context: BrowserContext, server: AegisServer) -> str | None:
-    for cookie in context.cookies(server.base_url):
+def browser_cookie(context: BrowserContext, base_url: str) -> str | None:
+    for cookie in context.cookies(base_url):
         if cookie["name"] == "aegis_session":
             return cookie["value"]
     return None
+
+
+def session_cookie_in(context: BrowserContext, server: AegisServer) -> str | None:
+    return browser_cookie(context, server.base_url)
+
+
+def browser_executable() -> str:
+    return require_executable("chromium", "the browser tests drive Debian's Chromium")
 
 
 def signed_in_as(server: AegisServer, token: str | None) -> str | None:
@@ -187,6 +205,117 @@ def test_our_own_page_still_hands_the_cookie_over(
     page.evaluate("url => { location.href = url; }", server.url(f"{HANDOFF}{code}"))
     page.wait_for_url(f"{server.base_url}/dashboard/**")
     assert signed_in_as(server, session_cookie_in(context, server)) == ATTACKER_EMAIL
+    page.close()
+
+
+# --- plain http to a name: no fetch metadata, the Referer decides ------------------------
+
+PLAIN_NAME = "aegis-lan.test"  # resolved to 127.0.0.1 by this test's own Chromium
+
+
+@dataclass
+class NamedServer:
+    """``aegis serve`` as a browser reaches it by a plain http name (like a LAN address).
+
+    Chromium sends fetch metadata only to trustworthy origins (https, loopback), so
+    there the Referer is the only evidence of where a navigation came from. The name
+    resolves to loopback inside this browser only (``--host-resolver-rules``), and the
+    server is told to answer to it through ``AEGIS_ALLOWED_HOSTS``.
+    """
+
+    server: AegisServer
+    browser: Browser
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{PLAIN_NAME}:{self.server.port}"
+
+
+@pytest.fixture
+def named_server(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    browser: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[NamedServer]:
+    data_dir = tmp_path / "named-data"
+    data_dir.mkdir()
+    aegis = AegisServer(data_dir, tmp_path / "named-serve.log", free_port())
+    own = f"{PLAIN_NAME}:{aegis.port},127.0.0.1:{aegis.port}"
+    monkeypatch.setenv("AEGIS_ALLOWED_HOSTS", own)  # read by the server it starts
+    aegis.start()
+    resolver = f"--host-resolver-rules=MAP {PLAIN_NAME} 127.0.0.1"
+    named_browser = browser.browser_type.launch(
+        executable_path=browser_executable(), args=[*CHROMIUM_ARGS, resolver]
+    )
+    try:
+        yield NamedServer(aegis, named_browser)
+    finally:
+        named_browser.close()
+        try:
+            aegis.stop()
+        finally:
+            call = getattr(request.node, "report_call", None)
+            if call is None or call.failed:
+                print(f"===== aegis serve log ({aegis.log_path}) =====\n{aegis.log()}")
+
+
+@pytest.fixture
+def named_victim(named_server: NamedServer) -> Iterator[tuple[BrowserContext, str]]:
+    server = named_server.server
+    server.register()
+    create_attacker_account(server)
+    context = new_context(named_server.browser)
+    token = server.login_token()
+    context.add_cookies(
+        [{"name": "aegis_session", "value": token, "url": named_server.base_url, "httpOnly": True}]
+    )
+    yield context, token
+    context.close()
+
+
+@pytest.mark.browser
+def test_over_plain_http_our_own_page_hands_over_by_its_referer(
+    named_server: NamedServer, named_victim: tuple[BrowserContext, str]
+) -> None:
+    server, base = named_server.server, named_server.base_url
+    context, _ = named_victim
+    code = mint_handoff_code(server, sign_in_cookies(server, ATTACKER_EMAIL))
+    page = context.new_page()
+    page.goto(f"{base}/api/v1/health")
+    with page.expect_request(f"**{HANDOFF}**") as handoff:
+        page.evaluate("url => { location.href = url; }", f"{base}{HANDOFF}{code}")
+    page.wait_for_url(f"{base}/dashboard/**")
+    headers = handoff.value.all_headers()
+    assert "sec-fetch-site" not in headers, "this test is about browsers sending none"
+    assert headers["referer"] == f"{base}/api/v1/health"
+    assert signed_in_as(server, browser_cookie(context, base)) == ATTACKER_EMAIL
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("hide_referer", [False, True], ids=["referer", "no-referrer"])
+def test_over_plain_http_a_foreign_page_cannot_hand_over(
+    named_server: NamedServer,
+    named_victim: tuple[BrowserContext, str],
+    attacker_site: AttackerSite,
+    hide_referer: bool,
+) -> None:
+    """The attacker's page leaves its own Referer, or suppresses it: no cookie either way."""
+    server, base = named_server.server, named_server.base_url
+    context, victim_token = named_victim
+    code = mint_handoff_code(server, sign_in_cookies(server, ATTACKER_EMAIL))
+    meta = '<meta name="referrer" content="no-referrer">' if hide_referer else ""
+    target = f"{base}{HANDOFF}{code}"
+    attacker_site.pages["/"] = f"{meta}<script>location.href = {target!r};</script>"
+    page = context.new_page()
+    with page.expect_request(f"**{HANDOFF}**") as handoff:
+        page.goto(attacker_site.url("localhost", "/"))
+    page.wait_for_url(f"{base}/dashboard/**")
+    headers = handoff.value.all_headers()
+    assert "sec-fetch-site" not in headers
+    assert ("referer" in headers) is not hide_referer, headers.get("referer")
+    assert browser_cookie(context, base) == victim_token
     page.close()
 
 
