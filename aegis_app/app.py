@@ -17,6 +17,8 @@ log = logging.getLogger("aegis.app")
 
 SessionHandler = Callable[[ft.Page], Awaitable[None]]
 ROUTER_KEY = "router"
+REFUSAL_KEY = "refusal"
+"""Set in ``page.data`` when the target did not admit the session: it only says why."""
 
 
 def create_frontend_app(target: Target) -> SessionHandler:
@@ -36,6 +38,7 @@ def create_frontend_app(target: Target) -> SessionHandler:
             state.connected = False
 
         async def on_close(_: ft.Event[ft.Page]) -> None:
+            target.admission.release(page, state)
             await router.close()
             await state.close()
 
@@ -45,8 +48,32 @@ def create_frontend_app(target: Target) -> SessionHandler:
         page.on_close = on_close
         page.on_resize = router.on_resize
         setup_theme(page)
-        await load_theme(page)
+        # Before anything waits on the client: who this is decides whether it is admitted.
         await state.restore()
+        refusal = target.admission.admit(page, state)
+        if refusal is not None:
+            page.data[REFUSAL_KEY] = refusal
+            show_refusal(page, refusal)
+            return
+        await load_theme(page)
         await router.show(page.route)
 
     return main
+
+
+def show_refusal(page: ft.Page, message: str) -> None:
+    page.title = "Aegis"
+    page.views.clear()
+    page.views.append(
+        ft.View(
+            route=page.route or "/",
+            vertical_alignment=ft.MainAxisAlignment.CENTER,
+            horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+            controls=[
+                ft.Icon(ft.Icons.BLOCK, size=48, color=ft.Colors.ON_SURFACE_VARIANT),
+                ft.Text("Not now", size=32, weight=ft.FontWeight.BOLD),
+                ft.Text(message, text_align=ft.TextAlign.CENTER, selectable=True),
+            ],
+        )
+    )
+    page.update()

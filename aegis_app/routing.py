@@ -70,13 +70,14 @@ class Router:
     async def _push(self, route: str) -> bool:
         """Ask the client for a history entry; it answers with a route-change event.
 
-        A client that went away mid-call never answers, and Flet waits forever by
-        default: give up after a while, and let :meth:`on_reconnect` reconcile.
+        A client that is away fails the call at once (RuntimeError, see
+        ``flet_web_patches``); one that stops answering is given up on after a while.
+        Either way :meth:`on_reconnect` reconciles.
         """
         try:
             await asyncio.wait_for(self.page.push_route(route), PUSH_ROUTE_TIMEOUT)
-        except TimeoutError:
-            log.info("client did not confirm navigation to %s", route)
+        except (TimeoutError, RuntimeError) as error:
+            log.info("client did not confirm navigation to %s (%s)", route, error or "timeout")
             return False
         return True
 
@@ -184,8 +185,11 @@ class Router:
                     self._sign_in_pending = False
                 await self.session_ended()
                 return
-        await self.current.on_refresh()
-        self.current.refresh_ui()
+        view = self.current
+        await view.on_refresh()
+        view.refresh_ui()
+        if view is self.current:  # not left while refreshing
+            view.resume_tasks()
 
     async def close(self) -> None:
         if self.current is not None:

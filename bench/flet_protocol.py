@@ -62,10 +62,23 @@ class FletClient:
     server pushed before that patch.
     """
 
-    def __init__(self, url: str, *, cookie: str | None = None, origin: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        cookie: str | None = None,
+        origin: str | None = None,
+        local_address: str | None = None,
+        keep_frames: bool = False,
+    ) -> None:
         self.url = url
         self.cookie = cookie
         self.origin = origin
+        self.local_address = local_address
+        """Connect from this address (e.g. another 127.x.y.z: another client IP)."""
+        self.keep_frames = keep_frames
+        self.frames: list[bytes] = []
+        """With ``keep_frames``: the register reply and every patch, raw."""
         self.session_id: str | None = None
         self.ws: Any = None
         self.reader: asyncio.Task[None] | None = None
@@ -79,11 +92,24 @@ class FletClient:
         self.route = "/"
         self.error: str | None = None
 
-    async def open(self, route: str = "/", *, watch: bytes = b"", timeout: float = 30.0) -> None:
-        """Connect and register; with ``watch``, wait until a patch contains it."""
+    async def open(
+        self,
+        route: str = "/",
+        *,
+        watch: bytes = b"",
+        timeout: float = 30.0,
+        session_id: str | None = None,
+    ) -> None:
+        """Connect and register; with ``watch``, wait until the page contains it.
+
+        ``session_id`` is what a reloaded tab presents from its ``sessionStorage``.
+        """
         self.watch = watch
         self.route = route
         headers = {"Cookie": self.cookie} if self.cookie else None
+        extra: dict[str, Any] = {}
+        if self.local_address is not None:
+            extra["local_addr"] = (self.local_address, 0)
         self.ws = await websockets.connect(
             self.url,
             additional_headers=headers,
@@ -92,12 +118,13 @@ class FletClient:
             open_timeout=timeout,
             ping_interval=None,  # the server does not ping either; keep the bench quiet
             compression=None,  # the Flutter web client does not negotiate deflate
+            **extra,
         )
         await self.ws.send(
             pack(
                 REGISTER,
                 {
-                    "session_id": None,
+                    "session_id": session_id,
                     "page_name": "",
                     "page": {
                         "route": route,
@@ -113,9 +140,14 @@ class FletClient:
                 },
             )
         )
-        reply = unpack(await asyncio.wait_for(self.ws.recv(), timeout))
+        raw_reply = await asyncio.wait_for(self.ws.recv(), timeout)
+        reply = unpack(raw_reply)
         if reply[0] != REGISTER or reply[1].get("error"):
             raise RuntimeError(f"register failed: {reply!r:.300}")
+        if self.keep_frames:
+            self.frames.append(raw_reply)
+        if watch and watch in raw_reply:  # a re-attached session's page comes whole
+            self.seen.set()
         self.session_id = reply[1]["session_id"]
         self._scan(reply[1]["page_patch"])
         self.reader = asyncio.create_task(self._read())
@@ -129,6 +161,8 @@ class FletClient:
                 action, body = message[0], message[1]
                 if action == PATCH:
                     self.patch_count += 1
+                    if self.keep_frames:
+                        self.frames.append(raw)
                     if self.timing:
                         self.patches.put_nowait((time.perf_counter(), self.route, raw))
                     if self.watch and self.watch in raw:
@@ -175,6 +209,10 @@ class FletClient:
         rail_id = self.rail["_i"]
         await self.ws.send(pack(UPDATE_PROPS, {"id": rail_id, "props": {"selected_index": index}}))
         await self.ws.send(pack(EVENT, {"target": rail_id, "name": "change", "data": index}))
+
+    def has_seen(self, text: bytes) -> bool:
+        """With ``keep_frames``: whether the page ever contained ``text``."""
+        return any(text in frame for frame in self.frames)
 
     def rail_labels(self) -> list[str]:
         if self.rail is None:

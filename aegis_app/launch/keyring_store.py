@@ -6,6 +6,13 @@ entry (corrupt, oversized, another version) is treated as no session and deleted
 
 Without a usable keyring Aegis still works; the user signs in at every launch, nothing
 is written anywhere else (no plaintext fallback), and the sign-in view says why.
+
+"Usable" means an OS store, by an allowlist of keyring's own backend modules (see
+:data:`OS_KEYRING_MODULES`). keyring's discovery picks whatever installed backend
+claims the highest ``priority``, and third-party ones claim what they like:
+keyrings.alt's ``PlaintextKeyring`` writes the secret to a file in the clear, its
+``EncryptedKeyring`` and keyrings.cryptfile prompt for a password on stdin. Neither a
+priority threshold nor a denylist can keep up with plugins; an allowlist can.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 import keyring
 import keyring.backend
+import keyring.backends.chainer
 import keyring.errors
 
 log = logging.getLogger("aegis.desktop.keyring")
@@ -40,16 +48,52 @@ def backend_name(backend: keyring.backend.KeyringBackend) -> str:
     return str(name).removesuffix(" Keyring").strip() or type(backend).__name__
 
 
-def unavailable_reason(backend: keyring.backend.KeyringBackend) -> str | None:
-    """Why this backend cannot keep anything, in words; ``None`` if it looks usable."""
-    if type(backend).__module__ == "keyring.backends.fail":
-        return (
-            "no OS keyring was found (on Linux, a Secret Service such as GNOME Keyring "
-            "or KWallet must be running and unlocked)"
-        )
-    if type(backend).__module__ == "keyring.backends.null":
+OS_KEYRING_MODULES = frozenset(
+    {
+        "keyring.backends.SecretService",  # GNOME Keyring, KeePassXC, ... over D-Bus
+        "keyring.backends.libsecret",  # the same stores through libsecret
+        "keyring.backends.kwallet",  # KDE Wallet
+        "keyring.backends.Windows",  # Windows Credential Manager
+        "keyring.backends.macOS",  # macOS Keychain
+    }
+)
+"""The only backends a session is ever given to: stores the operating system protects."""
+
+NO_OS_KEYRING = (
+    "no OS keyring was found (on Linux, a Secret Service such as GNOME Keyring "
+    "or KWallet must be running and unlocked)"
+)
+
+
+def choose_backend(
+    backend: keyring.backend.KeyringBackend, os_stores: frozenset[str] = OS_KEYRING_MODULES
+) -> keyring.backend.KeyringBackend:
+    """The backend to use: keyring's chainer (several viable backends) is unwrapped to
+    its best OS store, so a plaintext backend chained behind it is never written to."""
+    if isinstance(backend, keyring.backends.chainer.ChainerBackend):
+        chained: list[keyring.backend.KeyringBackend] = list(backend.backends)  # best first
+        for candidate in chained:
+            if type(candidate).__module__ in os_stores:
+                return candidate
+        return chained[0] if chained else backend
+    return backend
+
+
+def unavailable_reason(
+    backend: keyring.backend.KeyringBackend, os_stores: frozenset[str] = OS_KEYRING_MODULES
+) -> str | None:
+    """Why this backend must not keep a session, in words; ``None`` if it is an OS store."""
+    module = type(backend).__module__
+    if module in os_stores:
+        return None
+    if module == "keyring.backends.fail":
+        return NO_OS_KEYRING
+    if module == "keyring.backends.null":
         return "the keyring is switched off (null backend)"
-    return None
+    return (
+        f"the keyring found here ({backend_name(backend)}, from {module}) is not one the "
+        "operating system protects, and Aegis keeps your session nowhere else"
+    )
 
 
 def encode(token: str) -> str:
@@ -76,7 +120,8 @@ class KeyringCookieStore:
     """A :class:`~aegis_app.state.SessionCookieStore` backed by the OS keyring.
 
     ``notice`` is what the sign-in view tells the user when the keyring cannot be used;
-    ``description`` is what Settings shows.
+    ``description`` is what Settings shows. ``os_stores`` is the allowlist of backend
+    modules; only tests widen it, to let an in-memory double stand in for an OS store.
     """
 
     def __init__(
@@ -85,8 +130,10 @@ class KeyringCookieStore:
         *,
         service: str = SERVICE,
         entry: str = ENTRY,
+        os_stores: frozenset[str] = OS_KEYRING_MODULES,
     ) -> None:
         self._backend = backend
+        self._os_stores = os_stores
         self._checked = False
         self.service = service
         self.entry = entry
@@ -99,7 +146,8 @@ class KeyringCookieStore:
             self._backend = keyring.get_keyring()
         if not self._checked:
             self._checked = True
-            self.problem = self.problem or unavailable_reason(self._backend)
+            self._backend = choose_backend(self._backend, self._os_stores)
+            self.problem = self.problem or unavailable_reason(self._backend, self._os_stores)
         return self._backend
 
     @property

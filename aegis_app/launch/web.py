@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from aegis_app.api_client import APIClient
 from aegis_app.app import create_frontend_app
 from aegis_app.launch.flet_web_patches import mount_flet
-from aegis_app.launch.web_sessions import AnonymousSessionCap, WebSessionRules, handshake_token
+from aegis_app.launch.web_sessions import AdmittedSessions, WebSessionRules, handshake_token
 from aegis_app.metadata import app_metadata
 from aegis_app.target import API_TIMEOUT, Target
 from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings, server_settings
@@ -148,9 +148,7 @@ class InProcessTransport(httpx.ASGITransport):
         await super().aclose()
 
 
-def web_target(
-    app: FastAPI, mount_path: str, anonymous_sessions_per_ip: int | None = None
-) -> Target:
+def web_target(app: FastAPI, mount_path: str, admitted: AdmittedSessions | None = None) -> Target:
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
         # The browser's address and agent, so the sessions list shows the real device.
         return httpx.AsyncClient(
@@ -163,10 +161,9 @@ def web_target(
     def new_cookie_store(page: ft.Page, api: APIClient) -> BrowserCookieStore:
         return BrowserCookieStore(api, mount_path)
 
-    if anonymous_sessions_per_ip is None:
+    if admitted is None:
         return Target("web", new_http_client, new_cookie_store)
-    cap = AnonymousSessionCap(anonymous_sessions_per_ip)
-    return Target("web", new_http_client, new_cookie_store, admission=cap)
+    return Target("web", new_http_client, new_cookie_store, admission=admitted)
 
 
 @asynccontextmanager
@@ -185,11 +182,14 @@ def create_web_app(
 ) -> FastAPI:
     settings = settings or Settings()
     meta = app_metadata()
-    app = create_api(settings, hooks=[flet_app_manager], allowed_hosts=allowed_hosts)
+    admitted = AdmittedSessions(settings.anonymous_sessions_per_ip)
+    app = create_api(
+        settings,
+        hooks=[flet_app_manager, admitted.closed_at_shutdown],
+        allowed_hosts=allowed_hosts,
+    )
     flet_app = flet_fastapi.app(
-        create_frontend_app(
-            web_target(app, meta.web_mount_path, settings.anonymous_sessions_per_ip)
-        ),
+        create_frontend_app(web_target(app, meta.web_mount_path, admitted)),
         app_name=meta.name,
         app_short_name=meta.name,
         app_description=meta.description,

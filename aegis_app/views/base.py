@@ -44,6 +44,7 @@ class BaseView:
         self.router = router
         self.params: dict[str, str] = {}
         self._tasks: set[Future[Any]] = set()
+        self._waiting: list[Callable[[], Awaitable[None]]] = []
         self.error_text = ft.Text("", color=ft.Colors.ERROR, visible=False, selectable=True)
         self._body: ft.Control | None = None
 
@@ -72,18 +73,37 @@ class BaseView:
         """Called when the view is replaced or the session closes."""
         self.cancel_tasks()
 
-    def start_task(self, work: Callable[[], Awaitable[None]]) -> Future[None]:
-        """Run ``work`` in the background, tied to this view's life."""
+    def start_task(self, work: Callable[[], Awaitable[None]]) -> Future[None] | None:
+        """Run ``work`` in the background, tied to this view's life.
+
+        While the client is away (a reload or a network blip, even one during the
+        view's first load) the session has no connection to run it on: then ``work``
+        waits, and :meth:`resume_tasks` starts it when the client is back.
+        """
+        if self.page.session.connection is None:
+            self._waiting.append(work)
+            return None
         future: Future[None] = self.page.run_task(work)
         self._tasks.add(future)
         future.add_done_callback(self._tasks.discard)
         return future
 
+    def resume_tasks(self) -> None:
+        """Start the work that waited for the client (the router calls this on reconnect)."""
+        waiting, self._waiting = self._waiting, []
+        for work in waiting:
+            self.start_task(work)
+
     @property
     def running_tasks(self) -> int:
         return sum(1 for task in self._tasks if not task.done())
 
+    @property
+    def waiting_tasks(self) -> int:
+        return len(self._waiting)
+
     def cancel_tasks(self) -> None:
+        self._waiting.clear()
         for task in list(self._tasks):
             task.cancel()
         self._tasks.clear()

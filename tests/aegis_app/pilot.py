@@ -52,6 +52,7 @@ from flet.pubsub.pubsub_hub import PubSubHub
 
 from aegis_app.api_client import APIClient
 from aegis_app.app import ROUTER_KEY, create_frontend_app
+from aegis_app.launch.flet_web_patches import fail_client_calls_without_a_client
 from aegis_app.launch.web import InProcessTransport
 from aegis_app.routing import Router
 from aegis_app.state import STATE_KEY, SessionState
@@ -59,6 +60,9 @@ from aegis_app.target import Target
 from aegis_app.views.base import BaseView
 
 log = logging.getLogger("tests.pilot")
+
+# As the web target's sessions: a call to a client that is away fails at once.
+fail_client_calls_without_a_client()
 
 C = TypeVar("C", bound=BaseControl)
 V = TypeVar("V", bound=BaseView)

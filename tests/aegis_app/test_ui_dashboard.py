@@ -9,9 +9,10 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
-from pilot import Pilot
+from pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from ui_support import Backend, MakePilot
 
+from aegis_app.target import Target
 from aegis_app.views.components import STATUS_STYLE
 from aegis_app.views.dashboard import OVERALL_MESSAGE, DashboardView
 from aegis_app.views.sessions import SessionsView
@@ -238,6 +239,53 @@ async def test_a_failing_refresh_shows_the_error_and_keeps_trying(
     pilot.api.http.event_hooks["request"].remove(refuse)
     count = status_calls(paths)
     await pilot.wait_for(lambda: status_calls(paths) > count + 1 and not view.error_text.visible)
+
+
+async def test_a_disconnect_during_the_first_load_is_no_crash_and_it_goes_live_on_reconnect(
+    live: None, backend: Backend, ada: tuple[dict[str, Any], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tab reloads (or the network blips) while the dashboard is still loading."""
+    loading, finish_loading = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_first_status_request(request: httpx.Request) -> None:
+        if request.url.path.endswith("/system/status") and not finish_loading.is_set():
+            loading.set()
+            await finish_loading.wait()
+
+    store = InMemorySessionCookieStore(ada[1])
+    base = in_process_target(backend.app, store)
+
+    def new_http_client(page: ft.Page) -> httpx.AsyncClient:
+        client = base.new_http_client(page)
+        client.event_hooks["request"].append(hold_the_first_status_request)
+        return client
+
+    pilot = Pilot(Target("web", new_http_client, base.new_cookie_store), store=store)
+    starting = asyncio.create_task(pilot.start())
+    try:
+        await asyncio.wait_for(loading.wait(), 5)
+        await pilot.session.disconnect(300)  # the client goes away mid-load
+        finish_loading.set()
+        await starting  # main() runs to its end
+        view = pilot.view_as(DashboardView)
+        assert "unhandled error in main()" not in caplog.text
+        assert (view.running_tasks, view.waiting_tasks) == (0, 1), "nobody to refresh for"
+
+        await pilot.reconnect()
+        assert pilot.view is view
+        assert (view.running_tasks, view.waiting_tasks) == (1, 0), "live again"
+        paths = record_requests(pilot)
+        view.updated.value = ""
+        frames = len(pilot.conn.frames)
+        await pilot.wait_for(lambda: status_calls(paths) >= 2)
+        await pilot.wait_for(lambda: (view.updated.value or "").startswith("Updated "))
+        await pilot.wait_for(lambda: len(pilot.conn.frames) > frames)  # reaches the client
+        banner = view.banner_text.value or ""
+        assert banner.split(".")[0] in WORDS, f"no status shown: {banner!r}"
+    finally:
+        finish_loading.set()
+        await pilot.close()
+    assert not pilot.conn.crashes
 
 
 # -- helpers -------------------------------------------------------------------------

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import flet as ft
 import httpx
 import pytest
+from keyring_stand_ins import PlaintextKeyring
 from pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from ui_support import ADA, PASSWORD, Backend, MakePilot
 
+from aegis_app.launch.keyring_store import KeyringCookieStore
+from aegis_app.target import Target
 from aegis_app.theme import THEME_PREFERENCE_KEY
 from aegis_app.views.settings import SettingsView
 from backend.core.config import API_PREFIX
@@ -184,6 +188,33 @@ async def test_a_client_without_storage_keeps_the_default_theme(
         assert isinstance(pilot.view, SettingsView), "the app still starts"
         await choose_theme(pilot, "dark")
         assert theme_mode(pilot) == ft.ThemeMode.DARK, "applied even if not remembered"
+    finally:
+        await pilot.close()
+    assert not pilot.conn.crashes
+
+
+async def test_a_plaintext_keyring_is_refused_in_words_at_sign_in_and_in_settings(
+    backend: Backend, ada: tuple[dict[str, Any], str], tmp_path: Path
+) -> None:
+    """The desktop target's store over keyrings.alt's PlaintextKeyring (a stand-in: the
+    real one is never installed here, it would become the default keyring)."""
+    plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
+    store = KeyringCookieStore(plaintext)
+    base = in_process_target(backend.app, InMemorySessionCookieStore())
+    target = Target("desktop", base.new_http_client, lambda page, api: store)
+    pilot = Pilot(target, route="/settings")
+    try:
+        await pilot.start()
+        assert pilot.has_text("will not remember your sign-in")
+        assert pilot.has_text("keyrings.alt.file")
+        await pilot.fill("Email", ADA["email"])
+        await pilot.fill("Password", ADA["password"])
+        await pilot.click("Sign in", ft.FilledButton)
+        assert isinstance(pilot.view, SettingsView)
+        (kept_in,) = [t for t in pilot.texts() if t.startswith("Kept in: ")]
+        assert kept_in.startswith("Kept in: Not kept: the keyring found here (")
+        assert "not one the operating system protects" in kept_in
+        assert not plaintext.path.exists(), "the session was written in the clear"
     finally:
         await pilot.close()
     assert not pilot.conn.crashes

@@ -37,6 +37,7 @@ from tests.browser.conftest import (
     expect_not_shown,
     expect_shown,
     fill,
+    new_context,
     open_page,
     screenshot,
     textbox,
@@ -297,3 +298,47 @@ def test_websocket_from_a_foreign_origin_is_refused(server: AegisServer) -> None
         action, body = msgpack.unpackb(ws.recv(timeout=10))
     assert action == 1
     assert body["session_id"] and not body["error"]
+
+
+def test_a_flet_session_id_without_its_cookie_gets_a_fresh_sign_in_page(
+    server: AegisServer, browser: Browser, context: BrowserContext, page: Page
+) -> None:
+    """Item 5: the hand-off's reload keeps the signed-in Python session (same cookie);
+    the id alone (sessionStorage is readable by scripts) gets nothing."""
+    server.register()
+    open_page(page, server.url())
+    expect_sign_in_view(page)
+    (key,) = page.evaluate(
+        "() => Object.keys(sessionStorage).filter((k) => k.includes('flet_session_id'))"
+    )
+    signed_out_id = flet_session_id(page)
+    sign_in(page)  # the hand-off navigates this tab and the page loads again
+    expect_dashboard(page)
+    signed_in_id = flet_session_id(page)
+    assert signed_in_id == signed_out_id, "the hand-off's reload did not re-attach"
+
+    disconnects = server.log().count("Session disconnected")
+    page.close()  # the tab goes away; its Python session waits for a reconnect
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while server.log().count("Session disconnected") == disconnects:
+        assert time.monotonic() < deadline, "the server did not notice the closed tab"
+        time.sleep(0.05)
+
+    present_id = f"sessionStorage.setItem({key!r}, {signed_in_id!r})"
+    thief_context = new_context(browser)  # same browser and address, no cookie
+    try:
+        thief = thief_context.new_page()
+        thief.add_init_script(present_id)
+        open_page(thief, server.url())
+        expect_sign_in_view(thief)
+        expect_not_shown(thief, WELCOME)
+        assert flet_session_id(thief) != signed_in_id
+    finally:
+        thief_context.close()
+
+    owner = context.new_page()  # the owner's browser, cookie and all
+    owner.add_init_script(present_id)
+    open_page(owner, server.url())
+    expect_dashboard(owner)
+    assert flet_session_id(owner) == signed_in_id, "the owner did not get the session back"
+    assert signed_in_id is not None and signed_in_id not in server.log()

@@ -10,20 +10,36 @@ The multi-tab check talks Flet's wire protocol over the real ``/dashboard/ws``: 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
 
+import flet as ft
 import msgpack
 import pytest
+from flet.messaging.session import Session
+from flet_web.fastapi.flet_app import FletApp
 from flet_web.fastapi.flet_app_manager import FletAppManager
 
+from aegis_app.launch import flet_web_patches as mount_flet_module
 from aegis_app.launch.flet_web_patches import (
+    FLET_APP_SEND_LOOP_ATTRIBUTE,
+    FLET_APP_SESSION_ATTRIBUTE,
+    REDACTED,
+    SESSION_CANCEL_CALLS_ATTRIBUTE,
     WEBSOCKET_PATH_ATTRIBUTE,
-    backport_one_tab_per_session,
     canvaskit_dir,
+    install_session_rules,
+    keep_session_after_dispose,
+    let_a_gone_client_go_quietly,
+    mount_flet,
+    redact_flet_session_ids,
 )
 from aegis_app.launch.web import create_web_app
 from backend.core.config import Settings
@@ -76,12 +92,17 @@ def test_the_private_attribute_the_patch_sets_still_exists() -> None:
     assert getattr(static, WEBSOCKET_PATH_ATTRIBUTE) == "/x/ws"
 
 
-def test_one_tab_per_session_backport_is_installed_once() -> None:
-    backport_one_tab_per_session()
-    backport_one_tab_per_session()
+def test_the_session_rules_are_installed_once() -> None:
+    install_session_rules()
+    install_session_rules()
     wrapped = FletAppManager.get_session
-    assert getattr(wrapped, "_aegis_one_tab_per_session", False)
-    assert not getattr(wrapped.__wrapped__, "_aegis_one_tab_per_session", False)  # type: ignore[attr-defined]
+    assert getattr(wrapped, "_aegis_session_rules", False)
+    assert not getattr(wrapped.__wrapped__, "_aegis_session_rules", False)  # type: ignore[attr-defined]
+    disconnect = FletAppManager.disconnect_session
+    assert not hasattr(disconnect.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+    keep_session_after_dispose()
+    keep_session_after_dispose()
+    assert not hasattr(FletApp.dispose.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
 
 
 def register(ws: WebSocketTestSession, session_id: str | None) -> dict[str, Any]:
@@ -138,3 +159,124 @@ def test_without_the_backport_flet_still_has_the_multi_tab_bug(
         first_id = register(first, None)["session_id"]
         with client.websocket_connect("/dashboard/ws", headers=SAME_ORIGIN) as duplicate:
             assert register(duplicate, first_id)["session_id"] == first_id
+
+
+# -- 4: main outliving its client ------------------------------------------------------
+
+
+def run_main_past_its_client(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """A bare Flet app whose ``main`` is still running when its client leaves (as a tab
+    reloaded during the first load). Returns Flet's error records."""
+    from fastapi import FastAPI
+    from flet_web.fastapi import app as flet_app
+
+    finished = threading.Event()
+
+    async def main(page: ft.Page) -> None:
+        while page.session.connection is not None:  # until the client has gone
+            await asyncio.sleep(0.005)
+        # Set on a later turn of the loop: after FletApp's code that follows main.
+        asyncio.get_running_loop().call_soon(finished.set)
+
+    outer = FastAPI()
+    mount_flet(outer, flet_app(main), "/bare")
+    with caplog.at_level(logging.ERROR, "flet_web.fastapi"), TestClient(outer) as client:
+        with client.websocket_connect("/bare/ws") as ws:
+            register(ws, None)
+        assert finished.wait(10), "main never saw its client leave"
+    return [r.getMessage() for r in caplog.records if r.name == "flet_web.fastapi"]
+
+
+def test_main_returning_after_its_client_left_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_main_past_its_client(caplog) == []
+
+
+def test_without_the_patch_flet_still_reports_that_as_an_error(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When this fails, upstream fixed it: drop ``keep_session_after_dispose``."""
+    assert hasattr(FletApp, "dispose")
+    monkeypatch.setattr(FletApp, "dispose", FletApp.dispose.__wrapped__)  # type: ignore[attr-defined]
+    monkeypatch.setattr(mount_flet_module, "keep_session_after_dispose", lambda: None)
+    assert run_main_past_its_client(caplog) == ["Unhandled error processing page session: "]
+
+
+def test_the_private_send_loop_and_queue_the_patch_relies_on_still_exist() -> None:
+    """What it does is pinned over a real server in test_web_sessions.py."""
+    let_a_gone_client_go_quietly()
+    let_a_gone_client_go_quietly()
+    send_loop = getattr(FletApp, FLET_APP_SEND_LOOP_ATTRIBUTE)
+    assert getattr(send_loop, "_aegis_quiet_send_loop", False)
+    assert asyncio.iscoroutinefunction(send_loop.__wrapped__)
+    assert not hasattr(send_loop.__wrapped__, "__wrapped__")
+    assert not hasattr(FletApp.send_message.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+    source = inspect.getsource(send_loop.__wrapped__)
+    assert "self.__send_queue = None" in source, "the queue the wrapper checks for"
+
+
+def test_the_attribute_the_dispose_patch_keeps_still_exists() -> None:
+    import concurrent.futures
+
+    async def main(page: ft.Page) -> None:
+        return None
+
+    loop = asyncio.new_event_loop()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as executor:
+            flet_app = FletApp(loop, executor, main, None)
+        assert hasattr(flet_app, FLET_APP_SESSION_ATTRIBUTE)
+    finally:
+        loop.close()
+
+
+# -- 5: no session ids in the log ----------------------------------------------------
+
+
+def test_flet_session_ids_are_replaced_in_flets_log_records(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    redact_flet_session_ids()
+    redact_flet_session_ids()
+    assert len(logging.getLogger("flet_web.fastapi").filters) == 1
+    key = "dashboard_AbCdEfGh12345678_" + "0123456789abcdef" * 2 + "01234567"
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("flet_web.fastapi").info(f"New session created (1 total): {key}")
+        logging.getLogger("flet_web.fastapi").info("Session reconnected: %s", key)
+        logging.getLogger("flet").info("Session was garbage collected: Zz9Yy8Xx7Ww6Vv5U")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        f"New session created (1 total): dashboard_{REDACTED}_{key[27:]}",
+        f"Session reconnected: dashboard_{REDACTED}_{key[27:]}",
+        f"Session was garbage collected: {REDACTED}",
+    ]
+
+
+# -- 6: calls to a client that is gone -------------------------------------------------
+
+
+async def test_calls_to_a_client_that_is_gone_fail_at_once(
+    pilot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pending when it goes, or made while it is away: either can never be answered."""
+    answer = pilot.conn._answer
+    monkeypatch.setattr(pilot.conn, "_answer", lambda call, call_id: None)  # a silent client
+
+    async def read_a_preference() -> Any:
+        return await ft.SharedPreferences().get("aegis.theme")
+
+    pending = pilot.conn.track(read_a_preference())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not pending.done(), "the client never answers; the call waits"
+    await pilot.session.disconnect(300)
+    with pytest.raises(RuntimeError, match="Session closed"):
+        await pending
+    with pytest.raises(RuntimeError, match="the client is not connected"):
+        await pilot.conn.track(read_a_preference())
+
+    monkeypatch.setattr(pilot.conn, "_answer", answer)
+    await pilot.reconnect()
+    assert await pilot.conn.track(read_a_preference()) is None, "answered once it is back"
+    assert callable(getattr(Session, SESSION_CANCEL_CALLS_ATTRIBUTE, None))

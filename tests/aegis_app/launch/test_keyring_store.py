@@ -5,15 +5,21 @@ The real Secret Service is covered by the ``keyring``-marked tests."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
 
+import keyring.backend
 import pytest
+from desktop_harness import SecretService
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
+from keyring.backends.chainer import ChainerBackend
+from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from keyring.compat import properties
 from keyring.errors import KeyringError, PasswordDeleteError
+from keyring_stand_ins import PlaintextKeyring
 
 from aegis_app.api_client import APIClient
 from aegis_app.launch.desktop import desktop_target
@@ -21,9 +27,11 @@ from aegis_app.launch.embedded_backend import EmbeddedBackend
 from aegis_app.launch.keyring_store import (
     ENTRY,
     MAX_STORED_CHARS,
+    OS_KEYRING_MODULES,
     SERVICE,
     KeyringCookieStore,
     encode,
+    unavailable_reason,
 )
 from aegis_app.state import SessionState
 from backend.core.config import SESSION_COOKIE, Settings
@@ -61,15 +69,22 @@ class InMemoryKeyringDouble(KeyringBackend):
             raise PasswordDeleteError("not found")
 
 
+def store_over(keyring: InMemoryKeyringDouble) -> KeyringCookieStore:
+    """The double stands in for an OS store, so this store lets it join the allowlist."""
+    return KeyringCookieStore(
+        keyring, os_stores=OS_KEYRING_MODULES | {InMemoryKeyringDouble.__module__}
+    )
+
+
 async def test_save_load_and_delete() -> None:
     keyring = InMemoryKeyringDouble()
-    store = KeyringCookieStore(keyring)
+    store = store_over(keyring)
     assert store.load() is None
     await store.save(TOKEN)
     stored = keyring.values[(SERVICE, ENTRY)]
     assert stored == '{"v":1,"token":"' + TOKEN + '"}'
     assert len(stored) < MAX_STORED_CHARS
-    assert KeyringCookieStore(keyring).load() == TOKEN  # a later launch
+    assert store_over(keyring).load() == TOKEN  # a later launch
     await store.save(None)
     assert keyring.values == {}
     await store.save(None)  # nothing stored: still fine
@@ -107,7 +122,7 @@ def test_an_unusable_stored_value_is_no_session_and_is_deleted(
     keyring = InMemoryKeyringDouble()
     keyring.values[(SERVICE, ENTRY)] = value
     with caplog.at_level(logging.WARNING, "aegis.desktop.keyring"):
-        assert KeyringCookieStore(keyring).load() is None
+        assert store_over(keyring).load() is None
     assert keyring.values == {}
     assert "ignoring and deleting the stored session" in caplog.text
 
@@ -118,7 +133,7 @@ def test_an_unusable_stored_value_is_no_session_and_is_deleted(
 async def test_a_failing_keyring_means_not_kept_with_a_notice(
     error: BaseException, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = KeyringCookieStore(InMemoryKeyringDouble(fail_with=error))
+    store = store_over(InMemoryKeyringDouble(fail_with=error))
     with caplog.at_level(logging.WARNING, "aegis.desktop.keyring"):
         assert store.load() is None
         await store.save(TOKEN)
@@ -132,7 +147,7 @@ async def test_a_failing_keyring_means_not_kept_with_a_notice(
 
 async def test_a_failing_write_is_reported_not_raised() -> None:
     keyring = InMemoryKeyringDouble()
-    store = KeyringCookieStore(keyring)
+    store = store_over(keyring)
     assert store.load() is None
     keyring.fail_with = OSError(1783, "value too large")
     await store.save(TOKEN)
@@ -169,7 +184,7 @@ async def test_the_session_survives_a_new_port(tmp_path: Path) -> None:
     keyring = InMemoryKeyringDouble()
 
     with EmbeddedBackend(settings) as first:
-        state = SessionState(_api(first), KeyringCookieStore(keyring))
+        state = SessionState(_api(first), store_over(keyring))
         await state.register("Ada Lovelace", "ada@example.com", "correct horse battery")
         await state.close()
         first_port = first.port
@@ -178,7 +193,7 @@ async def test_the_session_survives_a_new_port(tmp_path: Path) -> None:
     with EmbeddedBackend(settings) as second:
         assert second.port != first_port
         api = _api(second)
-        state = SessionState(api, KeyringCookieStore(keyring))
+        state = SessionState(api, store_over(keyring))
         assert await state.restore(), "the stored cookie was not accepted on the new port"
         assert state.user is not None and state.user.email == "ada@example.com"
         cookie = next(c for c in api.http.cookies.jar if c.name == SESSION_COOKIE)
@@ -190,3 +205,70 @@ async def test_the_session_survives_a_new_port(tmp_path: Path) -> None:
 
 def test_encoded_values_stay_far_below_the_windows_limit() -> None:
     assert len(encode("A" * 512)) < MAX_STORED_CHARS < 1280
+
+
+# -- only an OS store keeps a session ------------------------------------------------
+
+
+def test_the_allowlisted_modules_are_keyrings_own_os_backends() -> None:
+    """If keyring renames one, the allowlist must follow (or that OS is refused)."""
+    for module in OS_KEYRING_MODULES:
+        assert importlib.util.find_spec(module) is not None, module
+    assert unavailable_reason(SecretServiceKeyring()) is None
+
+
+async def test_a_plaintext_keyring_is_refused_and_never_written(
+    fresh_keyring: Any, tmp_path: Path
+) -> None:
+    """keyring picks keyrings.alt's PlaintextKeyring (here a stand-in) as the default."""
+    plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
+    fresh_keyring.set_keyring(plaintext)
+    store = KeyringCookieStore()  # what the desktop target makes: keyring's own choice
+    assert store.load() is None
+    await store.save(TOKEN)
+    assert not plaintext.path.exists(), "the session was written to a plaintext file"
+    assert store.description.startswith("Not kept: the keyring found here (")
+    assert "keyrings.alt.file" in store.description
+    assert "not one the operating system protects" in store.description
+    assert store.notice is not None and "will not remember your sign-in" in store.notice
+
+
+@pytest.mark.keyring
+async def test_behind_keyrings_chainer_only_the_os_store_is_used(
+    secret_service: SecretService,
+    fresh_keyring: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two viable backends make keyring pick its chainer, which writes to the one with
+    the highest priority: a plugin can claim more than the Secret Service does."""
+    plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
+    monkeypatch.setattr(PlaintextKeyring, "claimed_priority", 10.0)
+    secret_service_keyring = SecretServiceKeyring()
+    monkeypatch.setattr(
+        keyring.backend, "get_all_keyring", lambda: [plaintext, secret_service_keyring]
+    )
+    chainer = ChainerBackend()
+    assert [type(b) for b in chainer.backends] == [PlaintextKeyring, SecretServiceKeyring]
+    fresh_keyring.set_keyring(chainer)
+
+    store = KeyringCookieStore()
+    await store.save(TOKEN)
+    assert store.problem is None
+    assert store.description == "OS keyring (SecretService)"
+    assert not plaintext.path.exists(), "the session was written to a plaintext file"
+    assert secret_service_keyring.get_password(SERVICE, ENTRY) == encode(TOKEN)
+    assert KeyringCookieStore().load() == TOKEN
+    await store.save(None)
+    assert secret_service_keyring.get_password(SERVICE, ENTRY) is None
+
+
+def test_a_chainer_of_nothing_but_plaintext_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
+    monkeypatch.setattr(PlaintextKeyring, "claimed_priority", 10.0)
+    monkeypatch.setattr(keyring.backend, "get_all_keyring", lambda: [plaintext])
+    store = KeyringCookieStore(ChainerBackend())
+    assert store.backend is plaintext
+    assert store.problem is not None and "keyrings.alt.file" in store.problem
