@@ -38,7 +38,7 @@ from aegis_app.state import STATE_KEY, SessionState
 handshake_token: ContextVar[str | None] = ContextVar("aegis_handshake_token", default=None)
 """The ``aegis_session`` cookie of the WebSocket upgrade this context is handling."""
 
-ANONYMOUS_SESSION_TIMEOUT_SECONDS = 20
+ANONYMOUS_SESSION_TIMEOUT_SECONDS = 15
 TOO_MANY_SESSIONS = (
     "Too many open sessions from your address. Close some Aegis tabs, "
     "wait a minute, then reload this page."
