@@ -29,7 +29,7 @@ from aegis_app.app import create_frontend_app
 from aegis_app.launch.flet_web_patches import mount_flet
 from aegis_app.launch.web_sessions import AdmittedSessions, WebSessionRules, handshake_token
 from aegis_app.metadata import app_metadata
-from aegis_app.target import API_TIMEOUT, Target
+from aegis_app.target import API_TIMEOUT, AdmitEveryone, Target
 from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings, server_settings
 from backend.core.guards import InProcessMark
 from backend.core.hosts import WILDCARD_ADDRESSES, HostAllowlist
@@ -161,9 +161,8 @@ def web_target(app: FastAPI, mount_path: str, admitted: AdmittedSessions | None 
     def new_cookie_store(page: ft.Page, api: APIClient) -> BrowserCookieStore:
         return BrowserCookieStore(api, mount_path)
 
-    if admitted is None:
-        return Target("web", new_http_client, new_cookie_store)
-    return Target("web", new_http_client, new_cookie_store, admission=admitted)
+    admission = admitted if admitted is not None else AdmitEveryone()
+    return Target("web", new_http_client, new_cookie_store, admission=admission)
 
 
 @asynccontextmanager
