@@ -72,7 +72,9 @@ def show_refusal(page: ft.Page, message: str) -> None:
             controls=[
                 ft.Icon(ft.Icons.BLOCK, size=48, color=ft.Colors.ON_SURFACE_VARIANT),
                 ft.Text("Not now", size=32, weight=ft.FontWeight.BOLD),
-                ft.Text(message, text_align=ft.TextAlign.CENTER, selectable=True),
+                # Not selectable: Flutter web exposes selectable text as a disabled text field,
+                # which a screen reader announces as an input, not as the reason.
+                ft.Text(message, text_align=ft.TextAlign.CENTER),
             ],
         )
     )

@@ -18,10 +18,13 @@ def kind_label(kind: str) -> str:
 
 
 def detail_text(event: dict[str, Any]) -> str:
-    """The detail, with "(N times)" for a row standing for N events (refused sign-ins)."""
+    """The detail, led by "N times:" for a row standing for N events (refused sign-ins).
+
+    First, not last: the detail column is cut off at the window's edge, and the count is
+    the figure an administrator scans for."""
     detail = str(event.get("detail") or "")
     count = int(event.get("count") or 1)
-    return f"{detail} ({count} times)" if count > 1 else detail
+    return f"{count} times: {detail}" if count > 1 else detail
 
 
 class AuditView(BaseView):

@@ -190,4 +190,4 @@ async def test_refused_sign_ins_show_as_one_row_with_their_count(
         row for row in rows(pilot.view_as(AuditView)) if row["kind"] == "Sign in throttled"
     ]
     assert throttled["target"] == BOB["email"]
-    assert throttled["detail"].endswith("(3 times)")
+    assert throttled["detail"].startswith("3 times: ")

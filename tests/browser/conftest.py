@@ -62,6 +62,8 @@ class AegisServer:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.exit_codes: list[int] = []
+        self.settings: dict[str, str] = {}
+        """``AEGIS_*`` variables for the next start, on top of the test defaults."""
 
     def url(self, path: str = "/dashboard/") -> str:
         return self.base_url + path
@@ -74,6 +76,7 @@ class AegisServer:
             # Evict closed tabs' Python sessions quickly (the minimum the settings allow).
             "AEGIS_FLET_SESSION_TIMEOUT_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
+            **self.settings,
         }
         pythonpath = os.environ.get("PYTHONPATH", "")
         self._log = self.log_path.open("ab")
