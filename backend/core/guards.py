@@ -23,19 +23,24 @@ DESKTOP_CLIENT_STATE = "aegis_desktop_client"
 secret matched, so only the desktop window's own requests carry it."""
 
 
-async def send_json_error(send: Send, status: int, detail: str) -> None:
+def json_error_messages(kind: str, status: int, detail: str) -> tuple[Message, Message]:
+    """The start and body messages of a ``{"detail": ...}`` answer; ``kind`` is
+    ``http.response`` or, refusing a WebSocket upgrade, ``websocket.http.response``."""
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: Message = {
+        "type": f"{kind}.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    return start, {"type": f"{kind}.body", "body": body}
+
+
+async def send_json_error(send: Send, status: int, detail: str) -> None:
+    for message in json_error_messages("http.response", status, detail):
+        await send(message)
 
 
 class BodySizeLimit:
@@ -177,18 +182,8 @@ async def refuse_websocket(scope: Scope, send: Send, status: int, detail: str) -
     if "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "websocket.http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "websocket.http.response.body", "body": body})
+    for message in json_error_messages("websocket.http.response", status, detail):
+        await send(message)
 
 
 # Framing is never needed (clickjacking); Flet's renderer needs its scripts, so the only
