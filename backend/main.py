@@ -21,6 +21,7 @@ from backend.core.guards import (
 )
 from backend.core.hosts import HostAllowlist
 from backend.services.handoff import CookieHandoffStore
+from backend.services.job_leases import new_instance_id
 from backend.services.scheduler import default_scheduler
 from backend.services.throttle import SignInThrottles
 
@@ -81,6 +82,8 @@ def create_api(
     app.state.host_allowlist = allowlist
     app.state.throttles = SignInThrottles(settings)
     app.state.handoffs = CookieHandoffStore()
+    # Names this process in job status and metric samples shared with other instances.
+    app.state.instance_id = new_instance_id()
     install_error_handlers(app)
     document_problems(app)
     routers = (

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -136,3 +145,29 @@ class MetricSample(Base):
     memory_percent: Mapped[float] = mapped_column(Float)
     api_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     db_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    instance: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The ``aegis serve`` process that took it (None for samples older than the column)."""
+
+
+class HandoffCode(Base):
+    """A pending cookie hand-off: the code's hash and the token sealed under the code."""
+
+    __tablename__ = "handoff_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed_token: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class JobLease(Base):
+    """Who may run a scheduled job until when, and how its last run went (any instance)."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_run_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_outcome: Mapped[str] = mapped_column(String(20), default="never run")
+    last_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)

@@ -111,6 +111,10 @@ class DashboardView(BaseView):
             self._show_metrics(metrics.get("samples", []))
         if status is not None or metrics is not None:
             self.updated.value = f"Updated {datetime.now().strftime('%H:%M:%S')}"
+            # Several instances take turns sampling: say whose figures the charts show.
+            instances = (metrics or {}).get("instances") or []
+            if instances:
+                self.updated.value += f" · charts from {', '.join(map(str, instances))}"
 
     def _show_status(self, status: dict[str, Any]) -> None:
         overall = str(status.get("overall", "unknown"))
@@ -154,6 +158,7 @@ def component_card(item: dict[str, Any]) -> ft.Control:
         ft.Text(
             f"{job.get('name', 'job')}: {job.get('last_outcome', 'never run')}, "
             f"last run {local_time(job.get('last_run_at'), with_seconds=True)}"
+            + (f" by {job['last_run_by']}" if job.get("last_run_by") else "")
             + (f" ({job['last_error']})" if job.get("last_error") else ""),
             size=12,
             color=ft.Colors.ON_SURFACE_VARIANT,

@@ -169,9 +169,16 @@ class MetricSampleOut(BaseModel):
     memory_percent: float
     api_latency_ms: float | None
     db_latency_ms: float | None
+    instance: str | None = None
+    """The instance that took it (None for samples older than that column)."""
 
 
 class MetricsOut(BaseModel):
     interval_seconds: int
     retention_hours: int
     samples: list[MetricSampleOut]
+    instance: str | None = None
+    """Whose figures these are: the instance that took the newest sample. Behind a load
+    balancer the samples come from whichever instance ran each period's sampling."""
+    instances: list[str] = []
+    """Every instance that took a sample in the window, in order of first appearance."""

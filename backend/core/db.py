@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -51,9 +54,78 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# Any fixed number: the key of the PostgreSQL advisory lock taken around migrations.
+MIGRATION_LOCK_KEY = 0x4165676973  # "Aegis"
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration. Safe to call at every start."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest migration. Safe to call at every start.
+
+    Several instances starting together take turns: the first migrates, the others then
+    find the schema at head and do nothing. Without the lock two of them could both see
+    an empty database and both try to create the tables.
+    """
+    with migration_lock(engine):
+        command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held by one process (or thread) at a time, per database."""
+    if engine.dialect.name == "postgresql":
+        # A session-level advisory lock on a connection of its own, held across the
+        # migration's own transactions; released explicitly, or by PostgreSQL when the
+        # connection dies with its process.
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield  # an in-memory database belongs to one process
+        return
+    # SQLite: a lock file beside the database. Not a ``BEGIN EXCLUSIVE`` on the file
+    # itself, which would lock out the migration's own connection as well.
+    with _file_lock(Path(f"{database}.migrate-lock")):
+        yield
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        if sys.platform == "win32":
+            import msvcrt
+
+            handle.seek(0)
+            while True:  # LK_LOCK gives up after 10 s; waiting longer is right here
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    continue
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            # flock locks belong to the open file, so threads of one process exclude
+            # each other as separate processes do.
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

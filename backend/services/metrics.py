@@ -102,6 +102,7 @@ def store_sample(
     *,
     api_latency_ms: float | None,
     retention: timedelta,
+    instance: str | None = None,
     now: datetime | None = None,
 ) -> MetricSample:
     """Measure the database, save one sample and delete those past ``retention``; commits."""
@@ -112,6 +113,7 @@ def store_sample(
         memory_percent=host.memory_percent,
         api_latency_ms=api_latency_ms,
         db_latency_ms=measure_db_latency(db),
+        instance=instance,
     )
     db.add(sample)
     db.execute(delete(MetricSample).where(MetricSample.at < now - retention))

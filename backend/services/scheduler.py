@@ -1,6 +1,9 @@
 """Periodic background jobs, run on the backend's own event loop.
 
-Each job runs once at start and then every ``interval_seconds``. Blocking work (the
+Each job runs once at start and then every ``interval_seconds``. With ``leases`` (as
+``aegis serve`` runs it) each tick first claims the job's lease row in the database, so
+of several instances only one runs a job in each period; the others take the outcome
+and the name of the instance that ran it from the row. Blocking work (the
 database, psutil) goes to a worker thread. A job that raises is logged and marked
 "failed"; the scheduler keeps going and tries it again next time. At shutdown a job
 that is running is allowed to finish (a worker thread cannot be interrupted, and
@@ -25,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.core.config import Settings
 from backend.models import utcnow
 from backend.services import audit, metrics, throttle
+from backend.services.handoff import CookieHandoffStore
+from backend.services.job_leases import JobLeases
 from backend.services.sessions import delete_expired_sessions
 
 log = logging.getLogger("aegis.scheduler")
@@ -38,6 +43,8 @@ METRICS_JOB = "metric sampling"
 SESSION_CLEANUP_JOB = "expired-session clean-up"
 THROTTLE_CLEANUP_JOB = "expired sign-in counters"
 AUDIT_RETENTION_JOB = "audit retention"
+HANDOFF_CLEANUP_JOB = "expired hand-off codes"
+HANDOFF_CLEANUP_INTERVAL_SECONDS = 60
 
 JobFunc = Callable[[], Awaitable[None]]
 
@@ -50,7 +57,10 @@ class Job:
     last_run_at: datetime | None = None
     last_outcome: str = "never run"
     last_error: str | None = None
+    last_run_by: str | None = None
+    """The instance that ran it last (this one, or another sharing the database)."""
     runs: int = 0
+    """Runs by this instance."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -63,7 +73,10 @@ def describe_error(exc: BaseException) -> str:
 @dataclass
 class Scheduler:
     jobs: list[Job]
+    leases: JobLeases | None = None
+    instance: str | None = None
     started_at: datetime | None = None
+    _leases_ready: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def job(self, name: str) -> Job:
@@ -86,11 +99,60 @@ class Scheduler:
             job.last_error = None
         finally:
             job.last_run_at = utcnow()
+            job.last_run_by = self.instance
             job.runs += 1
+
+    async def tick(self, job: Job) -> bool:
+        """Run ``job`` if its period is this instance's to run; True if it ran here.
+
+        Without leases it always runs. With them, the job runs only when this instance
+        claims the lease; either way the job's status is then read back from the lease
+        row, so it tells the last run by whichever instance made it.
+        """
+        if self.leases is None:
+            await self.run_once(job)
+            return True
+        leases = self.leases
+        try:
+            if not self._leases_ready:
+                await anyio.to_thread.run_sync(leases.ensure, [j.name for j in self.jobs])
+                self._leases_ready = True
+            claimed = await anyio.to_thread.run_sync(leases.claim, job.name, job.interval_seconds)
+        except Exception as exc:
+            job.last_outcome = "failed"
+            job.last_error = f"Could not claim the job in the database: {describe_error(exc)}"
+            log.exception("could not claim scheduled job %r", job.name)
+            return False
+        if claimed:
+            await self.run_once(job)
+            try:
+                await anyio.to_thread.run_sync(
+                    partial(
+                        leases.record,
+                        job.name,
+                        at=job.last_run_at or utcnow(),
+                        outcome=job.last_outcome,
+                        error=job.last_error,
+                    )
+                )
+            except Exception:  # the run is recorded in memory; other instances miss it
+                log.warning("could not record the run of %r for other instances", job.name)
+            return True
+        try:
+            row = await anyio.to_thread.run_sync(leases.read, job.name)
+        except Exception:  # keep what this instance knew; the next tick tries again
+            log.warning("could not read the status of %r from the database", job.name)
+            return False
+        if row is not None and row.last_run_at is not None:
+            job.last_run_at = row.last_run_at
+            job.last_run_by = row.last_run_by
+            job.last_outcome = row.last_outcome
+            job.last_error = row.last_error
+        return False
 
     async def _loop(self, job: Job, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            await self.run_once(job)
+            await self.tick(job)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), job.interval_seconds)
 
@@ -131,6 +193,7 @@ async def sample_metrics(app: FastAPI, factory: sessionmaker[Session], settings:
             metrics.store_sample(
                 db,
                 host,
+                instance=app.state.instance_id,
                 api_latency_ms=api_latency,
                 retention=settings.metrics_retention,
             )
@@ -156,6 +219,16 @@ async def clean_up_throttle_counters(factory: sessionmaker[Session]) -> None:
     await anyio.to_thread.run_sync(clean)
 
 
+async def clean_up_handoff_codes(
+    factory: sessionmaker[Session], handoffs: CookieHandoffStore
+) -> None:
+    def clean() -> None:
+        with factory() as db:
+            handoffs.delete_expired(db)
+
+    await anyio.to_thread.run_sync(clean)
+
+
 async def prune_audit_events(factory: sessionmaker[Session], settings: Settings) -> None:
     def prune() -> None:
         with factory() as db:
@@ -173,7 +246,10 @@ async def prune_audit_events(factory: sessionmaker[Session], settings: Settings)
 def default_scheduler(
     app: FastAPI, factory: sessionmaker[Session], settings: Settings
 ) -> Scheduler:
+    instance: str = app.state.instance_id
     return Scheduler(
+        leases=JobLeases(factory, instance),
+        instance=instance,
         jobs=[
             Job(
                 METRICS_JOB,
@@ -195,5 +271,10 @@ def default_scheduler(
                 AUDIT_RETENTION_INTERVAL_SECONDS,
                 partial(prune_audit_events, factory, settings),
             ),
-        ]
+            Job(
+                HANDOFF_CLEANUP_JOB,
+                HANDOFF_CLEANUP_INTERVAL_SECONDS,
+                partial(clean_up_handoff_codes, factory, app.state.handoffs),
+            ),
+        ],
     )

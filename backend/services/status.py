@@ -40,6 +40,8 @@ class JobOut(BaseModel):
     last_run_at: datetime | None
     last_outcome: str
     last_error: str | None
+    last_run_by: str | None = None
+    """The instance that ran it last: this one or another sharing the database."""
     runs: int
 
 
@@ -57,6 +59,8 @@ class SystemStatus(BaseModel):
     overall: Status
     checked_at: datetime
     components: list[Component]
+    instance: str | None = None
+    """The instance that answered: the host figures (CPU, memory, disk) are its own."""
 
 
 def format_ms(ms: float) -> str:
@@ -164,6 +168,7 @@ def _job_out(job: Job) -> JobOut:
         last_run_at=job.last_run_at,
         last_outcome=job.last_outcome,
         last_error=job.last_error,
+        last_run_by=job.last_run_by,
         runs=job.runs,
     )
 

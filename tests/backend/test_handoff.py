@@ -9,7 +9,6 @@ import pytest
 from api_helpers import API, Api, FakeClock, cookie_attributes, session_cookie
 from sqlalchemy import select
 
-import backend.services.handoff as handoff_module
 from backend.models import AuditEvent, utcnow
 from backend.services.handoff import HANDOFF_TTL_SECONDS
 
@@ -126,7 +125,7 @@ async def test_next_only_goes_to_dashboard_pages(api: Api, next_path: str, locat
 
 async def test_expired_code_sets_no_cookie(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
-    monkeypatch.setattr(handoff_module, "time", clock)
+    monkeypatch.setattr(api.app.state.handoffs, "clock", clock.utcnow)
     client, _ = await api.signed_in(register=True)
     code = await new_code(client)
     clock.advance(HANDOFF_TTL_SECONDS + 1)
@@ -138,7 +137,7 @@ async def test_code_just_inside_its_lifetime_works(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = FakeClock()
-    monkeypatch.setattr(handoff_module, "time", clock)
+    monkeypatch.setattr(api.app.state.handoffs, "clock", clock.utcnow)
     client, _ = await api.signed_in(register=True)
     code = await new_code(client)
     clock.advance(HANDOFF_TTL_SECONDS - 0.5)

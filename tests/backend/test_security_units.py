@@ -1,20 +1,19 @@
-"""Unit tests: CookieHandoffStore, password hashing and the ASGI guards.
+"""Unit tests: password hashing and the ASGI guards.
 
-(The sign-in throttle lives in the database now: tests/backend/test_throttle.py.)
+(The sign-in throttle and the hand-off codes live in the database now:
+tests/backend/test_throttle.py and tests/backend/test_handoff_store.py.)
 """
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import FakeClock
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message
 
-import backend.services.handoff as handoff_module
 from backend.core.guards import (
     LAUNCH_SECRET_HEADER,
     BodySizeLimit,
@@ -29,78 +28,6 @@ from backend.core.security import (
     tokens_equal,
     verify_password,
 )
-from backend.services.handoff import CookieHandoffStore
-
-
-@pytest.fixture
-def handoff_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    clock = FakeClock()
-    monkeypatch.setattr(handoff_module, "time", clock)
-    return clock
-
-
-# --- CookieHandoffStore ----------------------------------------------------------------
-
-
-def test_handoff_store_redeems_once(handoff_clock: FakeClock) -> None:
-    store = CookieHandoffStore()
-    code = store.create("the-token")
-    assert code != "the-token"
-    assert store.redeem(code) == "the-token"
-    assert store.redeem(code) is None
-
-
-def test_handoff_store_codes_are_random_and_independent(handoff_clock: FakeClock) -> None:
-    store = CookieHandoffStore()
-    first, second = store.create("t1"), store.create("t1")
-    assert first != second
-    assert len(first) >= 32
-    assert store.redeem(second) == "t1"
-    assert store.redeem(first) == "t1"
-
-
-def test_handoff_store_unknown_code(handoff_clock: FakeClock) -> None:
-    store = CookieHandoffStore()
-    store.create("t")
-    assert store.redeem("nope") is None
-    assert store.redeem("") is None
-
-
-def test_handoff_store_expiry(handoff_clock: FakeClock) -> None:
-    store = CookieHandoffStore(ttl_seconds=30)
-    code = store.create("t")
-    handoff_clock.advance(30)
-    assert store.redeem(code) == "t"  # exactly at the deadline still counts
-    late = store.create("u")
-    handoff_clock.advance(30.001)
-    assert store.redeem(late) is None
-
-
-def test_handoff_store_zero_ttl(handoff_clock: FakeClock) -> None:
-    store = CookieHandoffStore(ttl_seconds=0)
-    code = store.create("t")
-    handoff_clock.advance(0.001)
-    assert store.redeem(code) is None
-
-
-def test_handoff_store_does_not_keep_tokens_or_codes_in_the_clear(
-    handoff_clock: FakeClock,
-) -> None:
-    store = CookieHandoffStore()
-    code = store.create("t")
-    assert code not in store._pending
-    assert hash_token(code) in store._pending
-
-
-def test_handoff_store_drops_expired_codes_on_create(handoff_clock: FakeClock) -> None:
-    store = CookieHandoffStore(ttl_seconds=5)
-    for i in range(10):
-        store.create(f"t{i}")
-    handoff_clock.advance(6)
-    fresh = store.create("fresh")
-    assert len(store._pending) == 1
-    assert store.redeem(fresh) == "fresh"
-
 
 # --- passwords and tokens --------------------------------------------------------------
 

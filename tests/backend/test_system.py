@@ -22,6 +22,7 @@ from backend.services import scheduler as scheduler_module
 from backend.services import status as judge
 from backend.services.scheduler import (
     AUDIT_RETENTION_JOB,
+    HANDOFF_CLEANUP_JOB,
     METRICS_JOB,
     SESSION_CLEANUP_JOB,
     THROTTLE_CLEANUP_JOB,
@@ -101,8 +102,9 @@ async def test_status_for_any_signed_in_user(api: Api) -> None:
         SESSION_CLEANUP_JOB,
         THROTTLE_CLEANUP_JOB,
         AUDIT_RETENTION_JOB,
+        HANDOFF_CLEANUP_JOB,
     ]
-    assert [j["interval_seconds"] for j in jobs] == [5, 600, 60, 3600]
+    assert [j["interval_seconds"] for j in jobs] == [5, 600, 60, 3600, 60]
     for job in jobs:
         assert set(job) >= {"name", "interval_seconds", "last_run_at", "last_outcome", "last_error"}
     overall = judge.worst([c["status"] for c in body["components"]])
@@ -118,6 +120,8 @@ async def test_status_and_metrics_need_a_session(api: Api) -> None:
 async def test_status_shows_a_failed_job(api: Api) -> None:
     client, _ = await api.signed_in(ADMIN, register=True)
     job = scheduler_of(api.app).job(SESSION_CLEANUP_JOB)
+    # Its first run at start would overwrite the outcome set here (it runs every 600 s).
+    await wait_for(lambda: job.runs >= 1)
     job.last_outcome, job.last_error = "failed", "OperationalError: database is locked"
     body = (await client.get(STATUS)).json()
     scheduler = next(c for c in body["components"] if c["key"] == "scheduler")
@@ -140,6 +144,7 @@ async def test_status_reads_the_latest_sample_and_says_when_there_is_none(
                 memory_percent=20.0,
                 api_latency_ms=400.0,
                 db_latency_ms=0.5,
+                instance=api.app.state.instance_id,
             )
         )
         db.commit()
@@ -175,6 +180,7 @@ async def test_metrics_history_oldest_first_within_the_window(api: Api) -> None:
         "memory_percent",
         "api_latency_ms",
         "db_latency_ms",
+        "instance",
     }
     default = (await client.get(METRICS)).json()
     assert len(default["samples"]) == len(samples)

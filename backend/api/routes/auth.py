@@ -231,9 +231,11 @@ def me(user: CurrentUser) -> UserOut:
 
 
 @router.post("/handoff", responses=SIGNED_IN)
-def create_handoff(request: Request, current: CurrentSession, handoffs: HandoffsDep) -> HandoffOut:
+def create_handoff(
+    request: Request, current: CurrentSession, db: SessionDep, handoffs: HandoffsDep
+) -> HandoffOut:
     token = request.cookies[SESSION_COOKIE]
-    return HandoffOut(code=handoffs.create(token), expires_in=HANDOFF_TTL_SECONDS)
+    return HandoffOut(code=handoffs.create(db, token), expires_in=HANDOFF_TTL_SECONDS)
 
 
 @router.get("/handoff/{code}", include_in_schema=False)
@@ -255,7 +257,7 @@ def redeem_handoff(
     """
     target = next_path if _is_local_dashboard_path(next_path) else "/dashboard/"
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
-    token = handoffs.redeem(code)
+    token = handoffs.redeem(db, code)  # one atomic DELETE … RETURNING: once, any instance
     session = resolve_session(db, settings, token) if token is not None else None
     if session is None or token is None:
         return response

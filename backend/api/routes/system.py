@@ -38,7 +38,10 @@ def _api(sample: MetricSample | None, settings: SettingsDep) -> judge.Component:
     if sample is None:
         return judge.api_unmeasured(settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
     latency = sample.api_latency_ms
-    return judge.api_component(latency, None if latency is not None else NO_200)
+    component = judge.api_component(latency, None if latency is not None else NO_200)
+    if sample.instance:  # several instances take turns sampling: say whose probe this was
+        component.facts.append(judge.Fact(label="Measured by", value=sample.instance))
+    return component
 
 
 def _database(db: SessionDep) -> judge.Component:
@@ -62,25 +65,33 @@ def _scheduler(request: Request) -> judge.Component:
     )
 
 
-def _host(settings: SettingsDep, sample: MetricSample | None) -> judge.Component:
+def _host(settings: SettingsDep, sample: MetricSample | None, instance: str) -> judge.Component:
     # Prefer the scheduler's CPU figure: it covers a whole interval, a fresh call does not.
-    cpu = sample.cpu_percent if sample is not None else metrics.read_host().cpu_percent
+    # But only this instance's own: memory and disk are read here, and one component
+    # must not mix two hosts' figures.
+    own = sample is not None and sample.instance == instance
+    cpu = sample.cpu_percent if sample is not None and own else metrics.read_host().cpu_percent
     reading = metrics.HostReading(cpu_percent=cpu, memory_percent=metrics.read_host_memory())
-    return judge.host_component(reading, metrics.read_disk(settings.resolved_data_dir))
+    component = judge.host_component(reading, metrics.read_disk(settings.resolved_data_dir))
+    component.facts.append(judge.Fact(label="Instance", value=instance))
+    return component
 
 
 @router.get("/status")
 def system_status(
     request: Request, user: CurrentUser, db: SessionDep, settings: SettingsDep
 ) -> judge.SystemStatus:
+    instance: str = request.app.state.instance_id
     sample = _fresh_sample(db, settings)
     components = [
         _api(sample, settings),
         _database(db),
         _scheduler(request),
-        _host(settings, sample),
+        _host(settings, sample, instance),
     ]
-    return judge.system_status(components, utcnow())
+    answer = judge.system_status(components, utcnow())
+    answer.instance = instance
+    return answer
 
 
 @router.get("/metrics")
@@ -104,4 +115,6 @@ def metric_history(
         interval_seconds=settings.metrics_interval_seconds,
         retention_hours=settings.metrics_retention_hours,
         samples=[MetricSampleOut.model_validate(s) for s in samples],
+        instance=samples[-1].instance if samples else None,
+        instances=list(dict.fromkeys(s.instance for s in samples if s.instance)),
     )
