@@ -7,7 +7,7 @@ the same way under ``pytest`` and ``python -m pytest``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,31 @@ from api_helpers import Api, MakeApi
 from backend.core.config import Settings
 from backend.main import create_api
 from tests.conftest import TEST_HOST
+from tests.postgres_cluster import PostgresCluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """Makes fresh, empty databases on this run's engine: a new SQLite file, or a new
+    database in the session's throwaway PostgreSQL cluster. A test that takes it (or
+    ``database_url``) runs once on each engine we support."""
+    count = 0
+
+    def make() -> str:
+        nonlocal count
+        count += 1
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path / f'engine{count}.db'}"
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        return cluster.create_database()
+
+    return make
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[], str]) -> str:
+    """One fresh database, on SQLite and on PostgreSQL (see ``new_database``)."""
+    return new_database()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from live_server import LiveServer, in_parallel, live_server
 
 from backend.core.config import SESSION_COOKIE
 from backend.services.users import LAST_ADMIN
-from tests.postgres_cluster import PostgresCluster
 
 ROUNDS = 20
 SIGN_UPS = 6
@@ -26,16 +25,6 @@ FAILURES_ALLOWED = 5
 REDEEMS = 8
 PASSWORD = "correct horse battery"
 ADMIN_A, ADMIN_B = "ada@example.com", "bob@example.com"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    """Every rule is raced on both engines: None is a fresh SQLite file per test, and
-    on PostgreSQL each test gets a fresh database in the run's throwaway cluster."""
-    if request.param == "sqlite":
-        return None
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    return cluster.create_database()
 
 
 def report(test: str, rounds: int, **figures: object) -> None:
@@ -66,7 +55,7 @@ def empty_the_database(server: LiveServer) -> None:
 
 @pytest.mark.parametrize("open_registration", [False, True], ids=["closed", "open"])
 def test_parallel_sign_ups_make_exactly_one_admin(
-    tmp_path: Path, database_url: str | None, open_registration: bool
+    tmp_path: Path, database_url: str, open_registration: bool
 ) -> None:
     with live_server(
         tmp_path, database_url=database_url, allow_registration=open_registration
@@ -90,7 +79,7 @@ def test_parallel_sign_ups_make_exactly_one_admin(
 
 
 def test_parallel_wrong_passwords_reach_the_hash_at_most_the_limit(
-    tmp_path: Path, database_url: str | None
+    tmp_path: Path, database_url: str
 ) -> None:
     with live_server(
         tmp_path, database_url=database_url, login_failures_allowed=FAILURES_ALLOWED
@@ -148,7 +137,7 @@ def assert_one_winner(where: str, responses: list[httpx.Response]) -> int:
     return int(loser.status_code == 409)
 
 
-def test_mutual_demotion_leaves_an_admin(tmp_path: Path, database_url: str | None) -> None:
+def test_mutual_demotion_leaves_an_admin(tmp_path: Path, database_url: str) -> None:
     with live_server(tmp_path, database_url=database_url) as server:
         a, b, a_id, b_id = two_signed_in_admins(server)
         raced = 0
@@ -176,9 +165,7 @@ DEMOTE = {"role": "viewer"}
 MIXES = [(DEACTIVATE, DEMOTE), (DEMOTE, DEACTIVATE), (DEACTIVATE, DEACTIVATE)]
 
 
-def test_deactivate_against_demote_leaves_an_admin(
-    tmp_path: Path, database_url: str | None
-) -> None:
+def test_deactivate_against_demote_leaves_an_admin(tmp_path: Path, database_url: str) -> None:
     with live_server(tmp_path, database_url=database_url) as server:
         a, b, a_id, b_id = two_signed_in_admins(server)
         clients = {ADMIN_A: a, ADMIN_B: b}
@@ -206,7 +193,7 @@ def test_deactivate_against_demote_leaves_an_admin(
         report("deactivate vs demote", ROUNDS, refused_by_the_rule_with_409=raced)
 
 
-def test_a_handoff_code_sets_the_cookie_once(tmp_path: Path, database_url: str | None) -> None:
+def test_a_handoff_code_sets_the_cookie_once(tmp_path: Path, database_url: str) -> None:
     with live_server(tmp_path, database_url=database_url) as server:
         assert sign_up(server, ADMIN_A).status_code == 201
         owner = signed_in(server, ADMIN_A)

@@ -7,7 +7,6 @@ nothing in the clear, and expired rows cleaned up, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from api_helpers import FakeClock
@@ -18,16 +17,11 @@ from backend.core.db import make_engine, migrate
 from backend.core.security import hash_token, new_session_token
 from backend.models import HandoffCode
 from backend.services.handoff import CookieHandoffStore, seal, unseal
-from tests.postgres_cluster import PostgresCluster
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'handoff.db'}"
-    else:
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        url = cluster.create_database()
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    url = database_url
     engine = make_engine(url)
     migrate(engine)
     yield engine

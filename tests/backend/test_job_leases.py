@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from api_helpers import API, Api, FakeClock
@@ -17,20 +16,15 @@ from sqlalchemy import Engine
 from backend.core.db import make_engine, migrate, session_factory
 from backend.services.job_leases import JobLeases, new_instance_id
 from backend.services.scheduler import METRICS_JOB, Job, Scheduler
-from tests.postgres_cluster import PostgresCluster
 
 PERIODS = 20
 INTERVAL = 60.0
 ADMIN = "admin@example.com"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'leases.db'}"
-    else:
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        url = cluster.create_database()
+@pytest.fixture
+def migrated_url(database_url: str) -> Iterator[str]:
+    url = database_url
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
@@ -69,12 +63,12 @@ def instance(
 
 
 async def test_a_job_runs_once_per_period_across_two_instances(
-    database_url: str, engines: list[Engine]
+    migrated_url: str, engines: list[Engine]
 ) -> None:
     clock = FakeClock()
     runs: list[str] = []
-    a, job_a = instance(database_url, "instance-a", clock, runs, engines)
-    b, job_b = instance(database_url, "instance-b", clock, runs, engines)
+    a, job_a = instance(migrated_url, "instance-a", clock, runs, engines)
+    b, job_b = instance(migrated_url, "instance-b", clock, runs, engines)
     for period in range(PERIODS):
         where = f"period {period + 1}/{PERIODS}"
         before = len(runs)
@@ -96,7 +90,7 @@ async def test_a_job_runs_once_per_period_across_two_instances(
 
 
 async def test_a_failed_run_is_reported_by_both_instances(
-    database_url: str, engines: list[Engine]
+    migrated_url: str, engines: list[Engine]
 ) -> None:
     clock = FakeClock()
 
@@ -105,7 +99,7 @@ async def test_a_failed_run_is_reported_by_both_instances(
 
     def make(name: str) -> tuple[Scheduler, Job]:
         job = Job("broken job", INTERVAL, broken)
-        claims = leases(database_url, name, clock, engines)
+        claims = leases(migrated_url, name, clock, engines)
         return Scheduler(jobs=[job], leases=claims, instance=name), job
 
     (a, job_a), (b, job_b) = make("a"), make("b")

@@ -13,31 +13,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from backend.core.db import alembic_config, make_engine, migrate
-from tests.postgres_cluster import PostgresCluster
 
 INSTANCES = 4
 ROUNDS = 5
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
-    count = 0
-
-    def make() -> str:
-        nonlocal count
-        count += 1
-        if request.param == "sqlite":
-            return f"sqlite:///{tmp_path / f'fresh{count}.db'}"
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        return cluster.create_database()
-
-    return make
 
 
 def head() -> str:
@@ -71,9 +54,9 @@ def migrate_fresh(url: str, barrier: threading.Barrier) -> None:
         engine.dispose()
 
 
-def test_threads_starting_together_migrate_once(fresh_url: Callable[[], str]) -> None:
+def test_threads_starting_together_migrate_once(new_database: Callable[[], str]) -> None:
     for round_no in range(ROUNDS):
-        url = fresh_url()
+        url = new_database()
         barrier = threading.Barrier(INSTANCES)
         with ThreadPoolExecutor(max_workers=INSTANCES) as pool:
             futures = [pool.submit(migrate_fresh, url, barrier) for _ in range(INSTANCES)]
@@ -83,8 +66,8 @@ def test_threads_starting_together_migrate_once(fresh_url: Callable[[], str]) ->
     print(f"\nmigration lock: {ROUNDS} rounds of {INSTANCES} threads")
 
 
-def test_processes_starting_together_migrate_once(fresh_url: Callable[[], str]) -> None:
-    url = fresh_url()
+def test_processes_starting_together_migrate_once(new_database: Callable[[], str]) -> None:
+    url = new_database()
     script = (
         "import sys; from backend.core.db import make_engine, migrate; "
         "engine = make_engine(sys.argv[1]); migrate(engine); engine.dispose()"

@@ -17,26 +17,17 @@ from live_server import LiveServer, in_parallel, live_server
 
 from backend.core.config import SESSION_COOKIE
 from backend.core.security import hash_token
-from tests.postgres_cluster import PostgresCluster
 
 ROUNDS = 20
 REDEEMS_PER_INSTANCE = 4
 EMAIL, PASSWORD = "ada@example.com", "correct horse battery"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.db'}"
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    return cluster.create_database()
-
-
 @pytest.fixture
-def two_instances(tmp_path: Path, shared_url: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+def two_instances(tmp_path: Path, database_url: str) -> Iterator[tuple[LiveServer, LiveServer]]:
     with ExitStack() as stack:
-        a = stack.enter_context(live_server(tmp_path / "a", database_url=shared_url))
-        b = stack.enter_context(live_server(tmp_path / "b", database_url=shared_url))
+        a = stack.enter_context(live_server(tmp_path / "a", database_url=database_url))
+        b = stack.enter_context(live_server(tmp_path / "b", database_url=database_url))
         yield a, b
 
 
