@@ -6,6 +6,7 @@ its own client IP), talking to the running app in-process over ASGI.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
@@ -52,10 +53,23 @@ def session_cookie(response: httpx.Response) -> str | None:
     return None
 
 
-def cookie_token(response: httpx.Response) -> str:
+def cookie_value(response: httpx.Response) -> str | None:
+    """The session token the response sets, or None."""
     header = session_cookie(response)
-    assert header is not None, f"no session cookie in {response.headers!r}"
-    return header.split(";", 1)[0].split("=", 1)[1]
+    return header.split(";", 1)[0].split("=", 1)[1] if header is not None else None
+
+
+def cookie_token(response: httpx.Response) -> str:
+    token = cookie_value(response)
+    assert token is not None, f"no session cookie in {response.headers!r}"
+    return token
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
 
 
 def cookie_attributes(header: str) -> dict[str, str]:

@@ -7,10 +7,10 @@ on one real database (SQLite file or PostgreSQL), instead of waiting on real per
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from api_helpers import API, Api, FakeClock
+from api_helpers import API, Api, FakeClock, wait_for
 from sqlalchemy import Engine
 
 from backend.core.db import make_engine, migrate, session_factory
@@ -29,13 +29,6 @@ def migrated_url(database_url: str) -> Iterator[str]:
     migrate(engine)
     engine.dispose()
     yield url
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from api_helpers import cookie_value
 from live_server import LiveServer, in_parallel, live_server
 
 from backend.core.config import SESSION_COOKIE
@@ -47,13 +48,6 @@ def redeem(server: LiveServer, code: str) -> httpx.Response:
         return browser.get(f"/auth/handoff/{code}", follow_redirects=False)
 
 
-def cookie_set(response: httpx.Response) -> str | None:
-    for header in response.headers.get_list("set-cookie"):
-        if header.startswith(f"{SESSION_COOKIE}="):
-            return header.split(";", 1)[0].split("=", 1)[1]
-    return None
-
-
 def test_a_code_minted_on_one_instance_is_redeemed_through_the_other(
     two_instances: tuple[LiveServer, LiveServer],
 ) -> None:
@@ -65,7 +59,7 @@ def test_a_code_minted_on_one_instance_is_redeemed_through_the_other(
         assert minted.status_code == 200, minted.text
         response = redeem(b, minted.json()["code"])
     assert response.status_code == 303
-    assert cookie_set(response) == token
+    assert cookie_value(response) == token
     with b.client() as browser:
         me = browser.get("/auth/me", headers={"cookie": f"{SESSION_COOKIE}={token}"})
     assert me.status_code == 200 and me.json()["email"] == EMAIL
@@ -103,7 +97,7 @@ def test_a_code_redeemed_on_both_instances_at_once_sets_the_cookie_once(
             responses = in_parallel(calls)
             where = f"round {round_no + 1}/{ROUNDS}"
             assert [r.status_code for r in responses] == [303] * len(calls), where
-            cookies = [cookie_set(r) for r in responses]
+            cookies = [cookie_value(r) for r in responses]
             winners = [c for c in cookies if c is not None]
             assert winners == [owner.cookies[SESSION_COOKIE]], f"{where}: {len(winners)} set it"
             assert a.scalar("SELECT count(*) FROM handoff_codes") == 0, where

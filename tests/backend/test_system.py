@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from api_helpers import API, Api, MakeApi
+from api_helpers import API, Api, MakeApi, wait_for
 from dashboard_helpers import ADMIN, admin_and_viewer, detail
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select
@@ -59,13 +58,6 @@ def add_samples(api: Api, ages: list[timedelta]) -> None:
 def scheduler_of(app: FastAPI) -> Scheduler:
     scheduler: Scheduler = app.state.scheduler
     return scheduler
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 # --- the endpoints -------------------------------------------------------------------
