@@ -40,6 +40,9 @@
 7. Flet logs every session id at INFO (``flet_web.fastapi``: "New session created",
    "Session reconnected", ...; ``flet``: "Session was garbage collected"). Whoever
    presents an id gets that session back, so the ids are replaced in those records.
+8. Flet's diff formats debug f-strings it throws away (the repr of whole control
+   subtrees, on every update). The desktop diffs too and has no flet-web, so that patch
+   lives in ``flet_diff_patch``; :func:`mount_flet` applies it for the web target.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocketDisconnect
+
+from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting
 
 WEBSOCKET_PATH_ATTRIBUTE = "_FletStaticFiles__websocket_endpoint_path"
 FLET_APP_SESSION_ATTRIBUTE = "_FletApp__session"
@@ -284,5 +289,6 @@ def mount_flet(
     let_a_gone_client_go_quietly()
     fail_client_calls_without_a_client()
     redact_flet_session_ids()
+    skip_eager_debug_formatting()
     app: ASGIApp = wrap(flet_app) if wrap is not None else flet_app
     outer.mount(mount_path, app, name="dashboard")
