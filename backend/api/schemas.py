@@ -162,23 +162,49 @@ class AuditPage(BaseModel):
 
 
 class MetricSampleOut(BaseModel):
+    """A sample, or with ``points`` the samples of one time bucket summed up."""
+
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
+    """When the sample was taken; for a bucket, its newest sample."""
     cpu_percent: float
+    """For a bucket, the average."""
     memory_percent: float
+    """For a bucket, the average."""
     api_latency_ms: float | None
+    """For a bucket, the slowest; None when the API did not answer the probe."""
     db_latency_ms: float | None
+    """For a bucket, the slowest."""
+    samples: int = 1
+    """How many samples this point stands for."""
     instance: str | None = None
-    """The instance that took it (None for samples older than that column)."""
+    """The instance that took it."""
+
+
+class InstanceReport(BaseModel):
+    instance: str
+    host: str | None
+    """The host name in the instance id, when it has one."""
+    last_sample_at: datetime
+    samples: int
+    """Samples it took in the window."""
 
 
 class MetricsOut(BaseModel):
     interval_seconds: int
     retention_hours: int
+    bucket_seconds: float | None = None
+    """The length of each point's time bucket (with ``points``), aligned to the epoch."""
     samples: list[MetricSampleOut]
     instance: str | None = None
-    """Whose figures these are: the instance that took the newest sample. Behind a load
-    balancer the samples come from whichever instance ran each period's sampling."""
+    """Whose figures these are: every sample here was taken by this instance, of its
+    own host, so one series never mixes two hosts."""
+    host: str | None = None
+    """The host name in ``instance``."""
+    answered_by: str | None = None
+    """The instance that answered this request."""
     instances: list[str] = []
-    """Every instance that took a sample in the window, in order of first appearance."""
+    """Every instance that took a sample in the window, by name."""
+    reporting: list[InstanceReport] = []
+    """The same instances, with their host, newest sample and sample count."""

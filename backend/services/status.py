@@ -60,7 +60,11 @@ class SystemStatus(BaseModel):
     checked_at: datetime
     components: list[Component]
     instance: str | None = None
-    """The instance that answered: the host figures (CPU, memory, disk) are its own."""
+    """The instance that answered and that this describes: the host figures (CPU,
+    memory, disk) and the scheduler are its own; the jobs name the instance that last
+    ran each (they run once per period across instances)."""
+    host: str | None = None
+    """The host name in ``instance``."""
 
 
 def format_ms(ms: float) -> str:

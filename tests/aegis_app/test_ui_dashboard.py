@@ -98,6 +98,7 @@ async def test_charts_get_points_from_the_metric_history(
                     memory_percent=41.0,
                     api_latency_ms=None,  # the API did not answer: a gap, not a zero
                     db_latency_ms=3.5,
+                    instance=backend.app.state.instance_id,
                 ),
                 MetricSample(
                     at=now - timedelta(minutes=20),
@@ -105,6 +106,7 @@ async def test_charts_get_points_from_the_metric_history(
                     memory_percent=42.0,
                     api_latency_ms=180.0,
                     db_latency_ms=4.5,
+                    instance=backend.app.state.instance_id,
                 ),
             ]
         )

@@ -39,19 +39,21 @@ def sample_count(api: Api) -> int:
         return int(db.scalar(select(func.count()).select_from(MetricSample)) or 0)
 
 
-def add_samples(api: Api, ages: list[timedelta]) -> None:
+def add_samples(api: Api, ages: list[timedelta], instance: str | None = None) -> None:
+    """Samples taken ``ages`` ago, by ``instance`` (by default the app's own)."""
     now = utcnow()
     with api.db() as db:
-        for age in ages:
-            db.add(
-                MetricSample(
-                    at=now - age,
-                    cpu_percent=10.0,
-                    memory_percent=20.0,
-                    api_latency_ms=1.0,
-                    db_latency_ms=0.5,
-                )
+        db.add_all(
+            MetricSample(
+                at=now - age,
+                cpu_percent=10.0,
+                memory_percent=20.0,
+                api_latency_ms=1.0,
+                db_latency_ms=0.5,
+                instance=instance or api.app.state.instance_id,
             )
+            for age in ages
+        )
         db.commit()
 
 
@@ -172,6 +174,7 @@ async def test_metrics_history_oldest_first_within_the_window(api: Api) -> None:
         "memory_percent",
         "api_latency_ms",
         "db_latency_ms",
+        "samples",
         "instance",
     }
     default = (await client.get(METRICS)).json()

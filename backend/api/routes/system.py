@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from backend.api.bounds import KeyText
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep
 from backend.api.problems import SIGNED_IN
-from backend.api.schemas import MetricSampleOut, MetricsOut
+from backend.api.schemas import InstanceReport, MetricSampleOut, MetricsOut
 from backend.models import MetricSample, utcnow
 from backend.services import metrics
 from backend.services import status as judge
@@ -21,15 +22,19 @@ router = APIRouter(prefix="/system", tags=["system"], responses=SIGNED_IN)
 NO_200 = "it did not answer 200"
 
 
-def _fresh_sample(db: SessionDep, settings: SettingsDep) -> MetricSample | None:
-    """The scheduler's latest sample, if it is recent enough to stand for "now"."""
+def _fresh_sample(db: SessionDep, settings: SettingsDep, instance: str) -> MetricSample | None:
+    """A sample recent enough to stand for "now": this instance's own if it has one,
+    else (its sampler has not run yet, or another instance holds the sampling) the
+    newest of any instance, which the API component then names."""
+    fresh = timedelta(seconds=settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
     try:
-        latest = metrics.latest_sample(db)
+        for whose in (instance, None):
+            latest = metrics.latest_sample(db, whose)
+            if latest is not None and utcnow() - latest.at <= fresh:
+                return latest
     except Exception:
         db.rollback()
-        return None
-    fresh = timedelta(seconds=settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
-    return latest if latest is not None and utcnow() - latest.at <= fresh else None
+    return None
 
 
 def _api(sample: MetricSample | None, settings: SettingsDep) -> judge.Component:
@@ -39,7 +44,7 @@ def _api(sample: MetricSample | None, settings: SettingsDep) -> judge.Component:
         return judge.api_unmeasured(settings.metrics_interval_seconds * judge.JOB_OVERDUE_INTERVALS)
     latency = sample.api_latency_ms
     component = judge.api_component(latency, None if latency is not None else NO_200)
-    if sample.instance:  # several instances take turns sampling: say whose probe this was
+    if sample.instance:  # whose probe: another instance's when this one has not sampled lately
         component.facts.append(judge.Fact(label="Measured by", value=sample.instance))
     return component
 
@@ -82,7 +87,7 @@ def system_status(
     request: Request, user: CurrentUser, db: SessionDep, settings: SettingsDep
 ) -> judge.SystemStatus:
     instance: str = request.app.state.instance_id
-    sample = _fresh_sample(db, settings)
+    sample = _fresh_sample(db, settings, instance)
     components = [
         _api(sample, settings),
         _database(db),
@@ -91,30 +96,72 @@ def system_status(
     ]
     answer = judge.system_status(components, utcnow())
     answer.instance = instance
+    answer.host = metrics.instance_host(instance)
     return answer
 
 
 @router.get("/metrics")
 def metric_history(
+    request: Request,
     user: CurrentUser,
     db: SessionDep,
     settings: SettingsDep,
     minutes: Annotated[int, Query(ge=1, le=1440, description="How far back, 1 to 1440.")] = 60,
     points: Annotated[
         int | None,
-        Query(ge=10, le=2000, description="At most one sample per 1/points of the window."),
+        Query(
+            ge=10,
+            le=2000,
+            description=(
+                "Bucket the window into this many equal time buckets, one point each; "
+                "without it, the samples themselves (at most 2000, evenly thinned)."
+            ),
+        ),
+    ] = None,
+    instance: Annotated[
+        KeyText | None,
+        Query(
+            description=(
+                "Whose samples: an instance id from `instances`. By default the instance "
+                "answering, or if it took none in the window, the one that sampled last."
+            )
+        ),
     ] = None,
 ) -> MetricsOut:
-    samples = metrics.samples_since(
-        db,
-        utcnow() - timedelta(minutes=minutes),
-        # Fixed by the request, not by the clock: the same buckets on every refresh.
-        bucket_seconds=minutes * 60 / points if points else None,
-    )
+    answering: str = request.app.state.instance_id
+    window_start = utcnow() - timedelta(minutes=minutes)
+    # Fixed by the request, not by the clock: the same buckets on every refresh.
+    bucket_seconds = minutes * 60 / points if points else None
+    if bucket_seconds is not None:
+        # Start at a bucket's edge, so the oldest point is a whole bucket, not a shrinking one.
+        window_start = metrics.bucket_start(window_start, bucket_seconds)
+    reporting = metrics.reporters(db, window_start)
+    whose = instance or _default_instance(reporting, answering)
+    series = metrics.history(db, window_start, instance=whose, bucket_seconds=bucket_seconds)
     return MetricsOut(
         interval_seconds=settings.metrics_interval_seconds,
         retention_hours=settings.metrics_retention_hours,
-        samples=[MetricSampleOut.model_validate(s) for s in samples],
-        instance=samples[-1].instance if samples else None,
-        instances=list(dict.fromkeys(s.instance for s in samples if s.instance)),
+        bucket_seconds=bucket_seconds,
+        samples=[MetricSampleOut.model_validate(point) for point in series],
+        instance=whose,
+        host=metrics.instance_host(whose),
+        answered_by=answering,
+        instances=[r.instance for r in reporting],
+        reporting=[
+            InstanceReport(
+                instance=r.instance,
+                host=metrics.instance_host(r.instance),
+                last_sample_at=r.last_at,
+                samples=r.samples,
+            )
+            for r in reporting
+        ],
     )
+
+
+def _default_instance(reporting: list[metrics.Reporter], answering: str) -> str:
+    """The answering instance, unless it took no sample in the window and another did
+    (it has just started, say): then the one that sampled last, rather than no figures."""
+    if not reporting or any(r.instance == answering for r in reporting):
+        return answering
+    return max(reporting, key=lambda r: r.last_at).instance
