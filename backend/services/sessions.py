@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.core.config import Settings
 from backend.core.security import hash_token, new_session_token
@@ -59,13 +60,28 @@ def resolve_session(db: Session, settings: Settings, token: str) -> UserSession 
         return None
     now = utcnow()
     if _is_expired(row, settings, now) or not row.user.is_active:
-        db.delete(row)
+        _delete(db, row)
         db.commit()
         return None
     if now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
-        row.last_seen_at = now
+        # A statement, not a change to the object: if the session was ended meanwhile
+        # (another request, the clean-up job), this updates nothing instead of raising.
+        db.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
+        set_committed_value(row, "last_seen_at", now)
         db.commit()
     return row
+
+
+def _delete(db: Session, row: UserSession) -> None:
+    """Delete ``row``'s session, if it is still there.
+
+    Another request (a deactivation, a sign-out everywhere) or the clean-up job may
+    delete the same row at the same moment; on PostgreSQL both transactions can have
+    read it. ``db.delete(row)`` would then warn that its DELETE matched no row; the
+    statement simply deletes nothing.
+    """
+    db.execute(delete(UserSession).where(UserSession.id == row.id))
+    db.expunge(row)
 
 
 def _is_expired(row: UserSession, settings: Settings, now: datetime) -> bool:
@@ -73,7 +89,7 @@ def _is_expired(row: UserSession, settings: Settings, now: datetime) -> bool:
 
 
 def end_session(db: Session, row: UserSession) -> None:
-    db.delete(row)
+    _delete(db, row)
     db.commit()
 
 
