@@ -9,8 +9,10 @@ reads from the WebSocket handshake after a refresh or a server restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -23,10 +25,13 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
 
 from aegis_app.api_client import APIClient
 from aegis_app.app import create_frontend_app
+from aegis_app.cli import DEFAULT_GRACEFUL_SHUTDOWN_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS
 from aegis_app.launch.flet_web_patches import mount_flet
+from aegis_app.launch.serving import Drain, DrainGate, DrainingServer
 from aegis_app.launch.web_sessions import AdmittedSessions, WebSessionRules, handshake_token
 from aegis_app.metadata import app_metadata
 from aegis_app.target import API_TIMEOUT, AdmitEveryone, Target
@@ -206,7 +211,24 @@ def create_web_app(
     return app
 
 
-def serve(host: str, port: int, *, proxy_headers: bool = False) -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    forwarded_allow_ips: Sequence[str] = (),
+    timeout_keep_alive: int = DEFAULT_KEEP_ALIVE_SECONDS,
+    timeout_graceful_shutdown: int = DEFAULT_GRACEFUL_SHUTDOWN_SECONDS,
+    drain_seconds: float = 0.0,
+) -> None:
+    """Run ``aegis serve`` until SIGTERM/SIGINT (see :mod:`aegis_app.launch.serving`).
+
+    ``forwarded_allow_ips``: the balancer's addresses. Only a connection from one of
+    them has its ``X-Forwarded-For``/``-Proto`` believed (the client's address in the
+    audit log, the sign-in throttle and the per-address session cap; https for the
+    cookie); anyone else's are ignored, so a client cannot spoof its address.
+    ``timeout_keep_alive`` outlasts the balancer's (and any poller's) idle period, so
+    it is never the server that closes a connection a request is being sent on.
+    """
     settings = server_settings()  # the only reader of .env (see backend.core.config)
     configure_logging(settings, "serve")
     if settings.allowed_hosts:
@@ -219,7 +241,24 @@ def serve(host: str, port: int, *, proxy_headers: bool = False) -> None:
                 "AEGIS_ALLOWED_HOSTS to the names clients use to reach this server",
                 allowlist.describe(),
             )
+    drain = Drain(drain_seconds)
     app = create_web_app(settings, allowed_hosts=allowlist)
     log.info("serving http://%s:%s%s/", host, port, app_metadata().web_mount_path)
     log.info("answering to the Host names %s (AEGIS_ALLOWED_HOSTS)", allowlist.describe())
-    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_config=None)
+    if forwarded_allow_ips:
+        log.info("trusting X-Forwarded-For/-Proto only from %s", ", ".join(forwarded_allow_ips))
+    config = uvicorn.Config(
+        DrainGate(app, drain),
+        host=host,
+        port=port,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=list(forwarded_allow_ips) or None,
+        timeout_keep_alive=timeout_keep_alive,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+        log_config=None,
+    )
+    server = DrainingServer(config, drain)
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run does
+        server.run()
+    if not server.started:  # the port was taken, or the lifespan failed: said in the log
+        sys.exit(STARTUP_FAILURE)
