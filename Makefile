@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run desktop test test-fast lint bench dist lock clean
+.PHONY: help install run desktop cluster test test-fast lint bench dist lock clean
 
 help:
 	@echo "make run      serve the API and dashboard at http://127.0.0.1:8000/dashboard/"
 	@echo "make desktop  open the native desktop window"
+	@echo "make cluster  PostgreSQL + two instances + HAProxy at http://127.0.0.1:8080/dashboard/"
 	@echo "make test     run the whole suite (installs system packages in CI)"
 	@echo "make lint     ruff + mypy"
 	@echo "make bench    run the benchmarks and print their figures"
@@ -28,6 +29,10 @@ run: $(STAMP)
 
 desktop: $(STAMP)
 	$(BIN)/aegis desktop
+
+# Needs Debian's postgresql and haproxy (.ci/run installs both); Ctrl+C stops it all.
+cluster: $(STAMP)
+	$(BIN)/python -m deploy.cluster
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
