@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +17,7 @@ from ui_support import Backend, MakePilot
 
 from aegis_app.target import Target
 from aegis_app.views.components import STATUS_STYLE
-from aegis_app.views.dashboard import OVERALL_MESSAGE, DashboardView
+from aegis_app.views.dashboard import OVERALL_MESSAGE, STALE_OPACITY, DashboardView
 from aegis_app.views.sessions import SessionsView
 from backend.models import MetricSample, utcnow
 
@@ -288,6 +291,116 @@ async def test_a_disconnect_during_the_first_load_is_no_crash_and_it_goes_live_o
         finish_loading.set()
         await pilot.close()
     assert not pilot.conn.crashes
+
+
+# -- several instances, and a database outage ----------------------------------------
+
+OTHER = "web2:4242:0a0b0c"
+"""Another instance on the same database (ids are ``host:pid:random``)."""
+
+
+def choose(pilot: Pilot, dropdown: ft.Dropdown, key: str) -> asyncio.Task[Any]:
+    """Pick an option, as the client does: the new value, then ``select``."""
+    pilot.conn.update_props(dropdown._i, {"value": key})
+    return pilot.conn.event(dropdown._i, "select", key)
+
+
+async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
+    dashboard: Pilot, backend: Backend
+) -> None:
+    pilot = dashboard
+    view = pilot.view_as(DashboardView)
+    me = backend.app.state.instance_id
+    await pilot.wait_for(lambda: bool(view.chart_source.value))
+    assert view.chart_source.value == (
+        f"Figures from instance {me} (host {socket.gethostname()}), the one serving this page."
+    )
+    assert view.status_source.value == (
+        f"Status of instance {me} (host {socket.gethostname()}), the one serving this page."
+    )
+    assert not view.instance_picker.visible, "one instance: nothing to pick"
+
+    now = utcnow()
+    with backend.app.state.session_factory() as db:
+        db.add_all(
+            MetricSample(
+                at=now - timedelta(minutes=m),
+                cpu_percent=77.0,
+                memory_percent=33.0,
+                api_latency_ms=2.0,
+                db_latency_ms=1.0,
+                instance=OTHER,
+            )
+            for m in (12, 6)
+        )
+        db.commit()
+    await pilot.wait_for(lambda: view.instance_picker.visible)
+    assert "2 instances reported in the last hour" in (view.chart_source.value or "")
+    options = {o.key: o.text for o in view.instance_picker.options}
+    assert options == {me: f"{me} (this page)", OTHER: OTHER}
+    assert view.instance_picker.value == me
+    assert 77.0 not in [p.y for p in view.charts["cpu_percent"].series.points]
+
+    await choose(pilot, view.instance_picker, OTHER)
+    await pilot.wait_idle()
+    assert view.chart_instance == OTHER
+    assert (view.chart_source.value or "").startswith(f"Figures from instance {OTHER} (host web2).")
+    assert [p.y for p in view.charts["cpu_percent"].series.points] == [77.0, 77.0]
+    # The live refresh keeps to the pick; the status still describes this instance.
+    paths = record_requests(pilot)
+    await pilot.wait_for(lambda: status_calls(paths) >= 2)
+    assert view.chart_instance == OTHER and view.instance_picker.value == OTHER
+    assert [p.y for p in view.charts["cpu_percent"].series.points] == [77.0, 77.0]
+    assert me in (view.status_source.value or "")
+
+
+@contextmanager
+def database_gone(backend: Backend) -> Iterator[None]:
+    """The SQLite file taken away, a directory in its place: SQLite cannot open it, as
+    with a missing volume. Put back as it was at the end."""
+    path = backend.settings.resolved_data_dir / "aegis.db"
+    aside = path.with_name("aegis.db.away")
+    path.rename(aside)
+    path.mkdir()
+    try:
+        yield
+    finally:
+        path.rmdir()
+        aside.rename(path)
+
+
+async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
+    dashboard: Pilot, backend: Backend
+) -> None:
+    pilot = dashboard
+    view = pilot.view_as(DashboardView)
+    cpu = view.charts["cpu_percent"]
+    await pilot.wait_for(lambda: bool(cpu.series.points) and len(view.cards.controls) == 4)
+    assert not view.outage.visible
+
+    with database_gone(backend):
+        frames = len(pilot.conn.frames)
+        await pilot.wait_for(lambda: view.outage.visible, timeout=10)
+        message = view.outage_text.value or ""
+        assert message.startswith("The database"), message
+        updated, last_success = view.updated.value or "", view.last_success
+        assert last_success is not None
+        note = view.outage_note.value or ""
+        assert note.startswith(f"The figures below are from {updated.removeprefix('Updated ')}")
+        assert not view.error_text.visible, "said once, in the banner"
+        assert view.figures.opacity == STALE_OPACITY, "the kept figures are shown as stale"
+        cards, points = list(view.cards.controls), list(cpu.series.points)
+        await pilot.wait_for(lambda: any(message.encode() in f for f in pilot.conn.frames[frames:]))
+        paths = record_requests(pilot)
+        await pilot.wait_for(lambda: status_calls(paths) >= 2)  # still failing, still trying
+        assert view.outage.visible and view.updated.value == updated
+        assert view.cards.controls == cards and cpu.series.points == points, "figures kept"
+        assert pilot.route == "/" and pilot.state.user is not None, "still signed in"
+
+    await pilot.wait_for(lambda: not view.outage.visible, timeout=10)
+    assert view.last_success is not None and view.last_success > last_success, "refreshed"
+    assert not view.error_text.visible and view.figures.opacity == 1.0
+    assert view.running_tasks == 1
 
 
 # -- helpers -------------------------------------------------------------------------
