@@ -13,6 +13,7 @@ from backend.api.problems import document_problems
 from backend.api.routes import account, audit, auth, health, sessions, system, users
 from backend.core.config import API_PREFIX, Settings
 from backend.core.db import make_engine, migrate, session_factory
+from backend.core.deadline import RequestDeadline
 from backend.core.guards import (
     BodySizeLimit,
     CrossSiteGuard,
@@ -63,8 +64,9 @@ def create_api(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.resolved_database_url)
-        migrate(engine)
+        timeout = settings.database_timeout_seconds
+        engine = make_engine(settings.resolved_database_url, timeout_seconds=timeout)
+        migrate(engine, timeout_seconds=timeout)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
         app.state.scheduler = default_scheduler(app, app.state.session_factory, settings)
@@ -97,6 +99,9 @@ def create_api(
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    # Innermost: the guards in front answer at once; the deadline bounds the route's wait
+    # on the database (a frozen PostgreSQL, see backend/core/deadline.py).
+    app.add_middleware(RequestDeadline, seconds=settings.request_deadline_seconds)
     app.add_middleware(CrossSiteGuard, allowlist=allowlist)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostAllowlistGuard, allowlist=allowlist)  # outermost: first refusal

@@ -1,4 +1,11 @@
-"""Every error leaves as JSON that names the problem in words."""
+"""Every error leaves as JSON that names the problem in words.
+
+A database that cannot serve right now (down, frozen, locked, out of pooled
+connections) is a 503 with ``Retry-After`` whose ``detail`` starts with "The database"
+(the dashboard shows a banner from it), never a 500: the request was fine, and the
+same request will work once the database is back. It is logged as one line, not a
+traceback, and at most every 30 s during an outage (:class:`OutageLog`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,11 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from backend.api.problems import SERVER_ERROR, FieldProblem, Problem, ValidationProblem
+from backend.core.db import DATABASE_RETRY_AFTER_SECONDS, OutageLog, database_unavailable
+from backend.services.scheduler import describe_error
 
 log = logging.getLogger("aegis.api")
 
@@ -44,6 +54,29 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def database_unavailable_answer(detail: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content=Problem(detail=detail).model_dump(),
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    outages = OutageLog(log)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        detail = database_unavailable(exc)
+        if detail is None:  # a database error that is a bug, not an outage
+            return await unexpected_error(request, exc)
+        cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig else exc
+        outages.failed(
+            f"database unavailable on {request.method} {request.url.path}: "
+            f"{describe_error(cause)}; answered 503"
+        )
+        return database_unavailable_answer(detail)
+
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(sa_exc.DBAPIError, database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, database_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -74,6 +74,9 @@ DESKTOP_GUARD = "Desktop backend only: the launch secret is missing or wrong."
 TOO_LARGE = "The request body is larger than the server accepts."
 INVALID_REQUEST = "The request does not match the schema, or one of its values breaks a rule."
 SERVER_ERROR = "Something went wrong on the server. Nothing was changed."
+DATABASE_UNAVAILABLE = (
+    "The database is unreachable, not answering or busy; try again after Retry-After seconds."
+)
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -103,12 +106,14 @@ def _declare(operation: dict[str, Any], method: str) -> None:
         403: [*([CROSS_SITE] if method not in SAFE_METHODS else []), DESKTOP_GUARD],
         413: [TOO_LARGE],
         500: [SERVER_ERROR],
+        503: [DATABASE_UNAVAILABLE],
     }
     responses = operation["responses"]
     for status, reasons in causes.items():
         entry = responses.setdefault(str(status), {})
         described = [entry["description"]] if entry.get("description") else []
         entry["description"] = " ".join([*described, *reasons])
+    responses["503"].setdefault("headers", problem("", retry_after=True)["headers"])
     if responses.get("422", {}).get("description") == "Validation Error":  # FastAPI's words
         responses["422"]["description"] = INVALID_REQUEST
     for status, entry in responses.items():

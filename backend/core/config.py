@@ -24,6 +24,7 @@ APP_NAME = "Aegis"
 SESSION_COOKIE = "aegis_session"
 API_PREFIX = "/api/v1"
 ENV_FILE_VARIABLE = "AEGIS_ENV_FILE"
+REQUEST_DEADLINE_MARGIN_SECONDS = 2.0
 
 
 def platform_dirs() -> PlatformDirs:
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    database_timeout_seconds: float = Field(default=5.0, ge=1, le=300)
+    """How long one wait on the database may take: connecting, one statement (PostgreSQL
+    ``statement_timeout``), a free pooled connection, SQLite's busy timeout. An API
+    request with no answer after this plus ``REQUEST_DEADLINE_MARGIN_SECONDS`` gets 503
+    (:mod:`backend.core.deadline`)."""
+
     metrics_interval_seconds: int = Field(default=5, ge=1, le=3600)
     """How often the scheduler samples CPU, memory and API/database latency."""
     metrics_retention_hours: int = Field(default=24, ge=1, le=24 * 90)
@@ -82,6 +89,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'aegis.db'}"
+
+    @property
+    def request_deadline_seconds(self) -> float:
+        """After this an API request is answered 503; the margin lets the database's own
+        timeouts (which come with better words) answer first."""
+        return self.database_timeout_seconds + REQUEST_DEADLINE_MARGIN_SECONDS
 
     @property
     def session_idle_timeout(self) -> timedelta:

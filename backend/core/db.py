@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,15 +14,31 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, make_url, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+DEFAULT_DATABASE_TIMEOUT_SECONDS = 5.0
+"""Default of ``AEGIS_DATABASE_TIMEOUT_SECONDS`` (see :func:`make_engine`)."""
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, timeout_seconds: float = DEFAULT_DATABASE_TIMEOUT_SECONDS) -> Engine:
+    """An engine whose every wait on the database ends after ``timeout_seconds``.
+
+    - SQLite: the busy timeout (waiting for another writer's lock), then "database is
+      locked".
+    - PostgreSQL: ``connect_timeout`` (a server that is down or frozen), a server-side
+      ``statement_timeout`` (a slow statement, or one waiting on a row lock), and the
+      wait for a free pooled connection (``pool_timeout``).
+
+    What these cannot bound is a PostgreSQL frozen (SIGSTOP, a stalled VM) under a
+    connection that is already open: the kernel keeps the TCP connection up, the server
+    never runs its own ``statement_timeout``, and the driver waits on the socket for
+    good. That case is bounded per request by :class:`backend.core.deadline.RequestDeadline`.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -30,12 +50,37 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             poolclass=NullPool,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": timeout_seconds},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Room for every worker thread (anyio's default limit is 40) plus the scheduler.
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=40, pool_timeout=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=20,
+        max_overflow=40,
+        pool_timeout=timeout_seconds,
+        connect_args=_postgresql_timeouts(url, timeout_seconds, statement_timeout=True),
+    )
+
+
+def _postgresql_timeouts(
+    url: str, timeout_seconds: float, *, statement_timeout: bool
+) -> dict[str, Any]:
+    """libpq's ``connect_timeout`` (whole seconds) and, through the startup ``options``,
+    the server's ``statement_timeout`` (0: none). ``options`` given in the URL are kept
+    (ours come last, so they win), and so is a ``connect_timeout`` given there."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return {}  # another database: its driver would refuse libpq's parameters
+    given = parsed.query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    milliseconds = int(timeout_seconds * 1000) if statement_timeout else 0
+    timeouts: dict[str, Any] = {"options": f"{given} -c statement_timeout={milliseconds}".strip()}
+    if "connect_timeout" not in parsed.query:
+        timeouts["connect_timeout"] = max(1, math.ceil(timeout_seconds))
+    return timeouts
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,8 +88,52 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the health sampler read while a request writes; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""The ``Retry-After`` of a 503 for a database that cannot serve right now."""
+DATABASE_UNREACHABLE = "The database is unreachable right now; try again in a few seconds."
+DATABASE_BUSY = "The database is busy right now; try again in a few seconds."
+# sqlite3 raises OperationalError for schema and syntax errors too, so only these mean
+# "the database cannot serve now"; every PostgreSQL OperationalError does.
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+_SQLITE_UNREACHABLE = (
+    "unable to open database file",
+    "disk i/o error",
+    "readonly database",
+    "database or disk is full",
+)
+_POSTGRESQL_BUSY = ("statement timeout", "canceling statement", "lock timeout", "deadlock")
+
+
+def database_unavailable(exc: BaseException) -> str | None:
+    """Words for an error that means the database cannot serve right now (down, frozen,
+    locked, out of connections), for a 503; None for any other error.
+
+    Covers SQLAlchemy's pool ``TimeoutError``, a DBAPI error that cost the connection
+    (``connection_invalidated``), and the driver's ``OperationalError``/``InterfaceError``
+    (PostgreSQL: refused or lost connections, timeouts, shutdowns; SQLite: only "locked"
+    and "cannot open or write the file").
+    """
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return DATABASE_BUSY
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    message = str(exc.orig).lower()
+    if exc.connection_invalidated:
+        return DATABASE_UNREACHABLE
+    if not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return None
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        if any(words in message for words in _SQLITE_BUSY):
+            return DATABASE_BUSY
+        return DATABASE_UNREACHABLE if any(w in message for w in _SQLITE_UNREACHABLE) else None
+    return (
+        DATABASE_BUSY
+        if any(words in message for words in _POSTGRESQL_BUSY)
+        else (DATABASE_UNREACHABLE)
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -58,15 +147,31 @@ def alembic_config(engine: Engine) -> Config:
 MIGRATION_LOCK_KEY = 0x4165676973  # "Aegis"
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, *, timeout_seconds: float = DEFAULT_DATABASE_TIMEOUT_SECONDS) -> None:
     """Bring the schema to the newest migration. Safe to call at every start.
 
     Several instances starting together take turns: the first migrates, the others then
     find the schema at head and do nothing. Without the lock two of them could both see
-    an empty database and both try to create the tables.
+    an empty database and both try to create the tables. ``timeout_seconds`` bounds
+    connecting to PostgreSQL; its statements have no time limit here.
     """
-    with migration_lock(engine):
-        command.upgrade(alembic_config(engine), "head")
+    if engine.dialect.name != "postgresql":
+        with migration_lock(engine):
+            command.upgrade(alembic_config(engine), "head")
+        return
+    # Waiting for another instance's migration, and the migration itself, may well take
+    # longer than a request's statement_timeout: its own connections, with none.
+    url = engine.url.render_as_string(hide_password=False)
+    migrating = create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args=_postgresql_timeouts(url, timeout_seconds, statement_timeout=False),
+    )
+    try:
+        with migration_lock(migrating):
+            command.upgrade(alembic_config(migrating), "head")
+    finally:
+        migrating.dispose()
 
 
 @contextmanager
@@ -144,3 +249,27 @@ def upsert(db: Session, table: Table) -> sqlite.Insert | postgresql.Insert:
     if name == "postgresql":
         return postgresql.insert(table)
     raise RuntimeError(f"no upsert for the {name!r} database; Aegis supports SQLite and PostgreSQL")
+
+
+class OutageLog:
+    """One concise warning when the database starts failing requests, then at most one
+    per ``period_seconds`` with the count of failures in between: an outage met by
+    hundreds of requests is a few lines in the log, not a traceback per request."""
+
+    def __init__(self, logger: logging.Logger, period_seconds: float = 30.0) -> None:
+        self.logger = logger
+        self.period_seconds = period_seconds
+        self._lock = threading.Lock()
+        self._last: float | None = None
+        self._since_last = 0
+
+    def failed(self, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._last is not None and now - self._last < self.period_seconds:
+                self._since_last += 1
+                return
+            more, self._since_last, self._last = self._since_last, 0, now
+        if more:
+            message += f" ({more} more since the previous report)"
+        self.logger.warning("%s", message)

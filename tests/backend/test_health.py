@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from api_helpers import API, Api
+
+from tests.postgres_cluster import PostgresCluster
 
 
 async def test_health_reports_database_ok(api: Api) -> None:
@@ -16,19 +19,25 @@ async def test_health_reports_database_ok(api: Api) -> None:
     assert body["database_latency_ms"] >= 0
 
 
-async def test_health_degrades_when_database_is_gone(api: Api) -> None:
+async def test_health_answers_503_when_the_database_is_gone(
+    api: Api, request: pytest.FixtureRequest
+) -> None:
     client = await api.client()
-    api.app.state.engine.dispose()
-    api.settings.resolved_data_dir.joinpath("aegis.db").unlink()
-    # A directory where the database file was: SQLite cannot open it.
-    api.settings.resolved_data_dir.joinpath("aegis.db").mkdir()
+    engine = api.app.state.engine
+    if engine.dialect.name == "sqlite":
+        engine.dispose()
+        api.settings.resolved_data_dir.joinpath("aegis.db").unlink()
+        # A directory where the database file was: SQLite cannot open it.
+        api.settings.resolved_data_dir.joinpath("aegis.db").mkdir()
+    else:  # the database dropped under the app: its connections end, new ones are refused
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        cluster.psql(f'DROP DATABASE "{engine.url.database}" WITH (FORCE)')
     response = await client.get(f"{API}/health")
-    assert response.status_code == 200
+    assert response.status_code == 503
     assert response.json() == {
-        "status": "degraded",
-        "database": "unreachable",
-        "database_latency_ms": None,
+        "detail": "The database is unreachable right now; try again in a few seconds."
     }
+    assert int(response.headers["retry-after"]) >= 1
 
 
 async def test_openapi_lists_the_api(api: Api) -> None:
