@@ -9,12 +9,19 @@ database, psutil) goes to a worker thread. A job that raises is logged and marke
 that is running is allowed to finish (a worker thread cannot be interrupted, and
 cancelling the task under it would leave its database session half-closed); only one
 that overstays ``SHUTDOWN_GRACE_SECONDS`` is cancelled.
+
+When the database cannot serve (down, frozen, locked: :func:`database_unavailable`) the
+scheduler says so once, in words and without a traceback, and each job then retries
+after 1, 2, 4, then every ``OUTAGE_RETRY_MAX_SECONDS`` instead of its own period, so
+it neither hammers a database that is down nor waits a whole period (ten minutes for
+some jobs) once it is back. The first job that gets through logs the recovery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -26,6 +33,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
+from backend.core.db import database_unavailable
 from backend.models import utcnow
 from backend.services import audit, metrics, throttle
 from backend.services.handoff import CookieHandoffStore
@@ -45,6 +53,10 @@ THROTTLE_CLEANUP_JOB = "expired sign-in counters"
 AUDIT_RETENTION_JOB = "audit retention"
 HANDOFF_CLEANUP_JOB = "expired hand-off codes"
 HANDOFF_CLEANUP_INTERVAL_SECONDS = 60
+OUTAGE_RETRY_FIRST_SECONDS = 1.0
+OUTAGE_RETRY_MAX_SECONDS = 8.0
+"""The longest a job waits between tries while the database is unavailable: it runs
+again at most this long (plus the database's own timeouts) after the database is back."""
 
 JobFunc = Callable[[], Awaitable[None]]
 
@@ -61,6 +73,15 @@ class Job:
     """The instance that ran it last (this one, or another sharing the database)."""
     runs: int = 0
     """Runs by this instance."""
+    outage_failures: int = 0
+    """Tries in a row that failed because the database was unavailable."""
+
+    def next_delay(self) -> float:
+        """Seconds to the next try: the period, or the outage back-off."""
+        if self.outage_failures == 0:
+            return self.interval_seconds
+        backoff = OUTAGE_RETRY_FIRST_SECONDS * 2.0 ** (self.outage_failures - 1)
+        return min(backoff, OUTAGE_RETRY_MAX_SECONDS)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -76,6 +97,9 @@ class Scheduler:
     leases: JobLeases | None = None
     instance: str | None = None
     started_at: datetime | None = None
+    database_down_since: float | None = None
+    """``time.monotonic()`` when a job first found the database unavailable; None while
+    it answers."""
     _leases_ready: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -86,17 +110,53 @@ class Scheduler:
     def running(self) -> bool:
         return any(not task.done() for task in self._tasks)
 
+    def _database_answered(self, job: Job) -> None:
+        job.outage_failures = 0
+        if self.database_down_since is not None:
+            down_for = time.monotonic() - self.database_down_since
+            self.database_down_since = None
+            log.info(
+                "the database answers again after %.1f s; scheduled jobs are back on their periods",
+                down_for,
+            )
+
+    def _database_failed(self, job: Job, exc: BaseException, doing: str) -> bool:
+        """If ``exc`` means the database is unavailable: note it on ``job``, log the outage
+        once, and return True; False for any other error."""
+        if database_unavailable(exc) is None:
+            return False
+        cause = describe_error(getattr(exc, "orig", None) or exc)
+        job.last_outcome = "failed"
+        job.last_error = f"The database is unavailable ({doing}): {cause}"
+        job.outage_failures += 1
+        if self.database_down_since is None:
+            self.database_down_since = time.monotonic()
+            log.warning(
+                "the database is unavailable (%s, %s: %s); scheduled jobs retry every few "
+                "seconds, at most %g s apart, until it answers",
+                job.name,
+                doing,
+                cause,
+                OUTAGE_RETRY_MAX_SECONDS,
+            )
+        else:
+            log.debug("%s: the database is still unavailable: %s", job.name, cause)
+        return True
+
     async def run_once(self, job: Job) -> None:
         """Run ``job`` now and record how it went; never raises (except cancellation)."""
         try:
             await job.func()
         except Exception as exc:
-            job.last_outcome = "failed"
-            job.last_error = describe_error(exc)
-            log.exception("scheduled job %r failed", job.name)
+            if not self._database_failed(job, exc, "running the job"):
+                job.outage_failures = 0
+                job.last_outcome = "failed"
+                job.last_error = describe_error(exc)
+                log.exception("scheduled job %r failed", job.name)
         else:
             job.last_outcome = "ok"
             job.last_error = None
+            self._database_answered(job)
         finally:
             job.last_run_at = utcnow()
             job.last_run_by = self.instance
@@ -119,9 +179,10 @@ class Scheduler:
                 self._leases_ready = True
             claimed = await anyio.to_thread.run_sync(leases.claim, job.name, job.interval_seconds)
         except Exception as exc:
-            job.last_outcome = "failed"
-            job.last_error = f"Could not claim the job in the database: {describe_error(exc)}"
-            log.exception("could not claim scheduled job %r", job.name)
+            if not self._database_failed(job, exc, "claiming its lease"):
+                job.last_outcome = "failed"
+                job.last_error = f"Could not claim the job in the database: {describe_error(exc)}"
+                log.exception("could not claim scheduled job %r", job.name)
             return False
         if claimed:
             await self.run_once(job)
@@ -135,14 +196,17 @@ class Scheduler:
                         error=job.last_error,
                     )
                 )
-            except Exception:  # the run is recorded in memory; other instances miss it
-                log.warning("could not record the run of %r for other instances", job.name)
+            except Exception as exc:  # the run is recorded in memory; other instances miss it
+                if database_unavailable(exc) is None:  # an outage is logged once, above
+                    log.warning("could not record the run of %r for other instances", job.name)
             return True
         try:
             row = await anyio.to_thread.run_sync(leases.read, job.name)
-        except Exception:  # keep what this instance knew; the next tick tries again
-            log.warning("could not read the status of %r from the database", job.name)
+        except Exception as exc:  # keep what this instance knew; the next tick tries again
+            if not self._database_failed(job, exc, "reading its status"):
+                log.warning("could not read the status of %r from the database", job.name)
             return False
+        self._database_answered(job)  # the claim and the read got through
         if row is not None and row.last_run_at is not None:
             job.last_run_at = row.last_run_at
             job.last_run_by = row.last_run_by
@@ -153,8 +217,10 @@ class Scheduler:
     async def _loop(self, job: Job, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await self.tick(job)
+            # asyncio.timeout rather than wait_for, which would start a task per wait.
             with suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), job.interval_seconds)
+                async with asyncio.timeout(job.next_delay()):
+                    await stopping.wait()
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[Scheduler]:

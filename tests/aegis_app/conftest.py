@@ -14,7 +14,6 @@ the app's event handlers (Flet would only log it and tell the client).
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from ui_support import Backend, MakeBackend, MakePilot
 
@@ -64,26 +62,9 @@ async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator
             settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
             app = create_api(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
-            await _first_scheduler_runs(app)
             return Backend(app=app, settings=settings, stack=stack)
 
         yield start
-
-
-async def _first_scheduler_runs(app: FastAPI) -> None:
-    """Let the scheduler's first runs (started with the lifespan) finish.
-
-    Otherwise a short test ends the lifespan while the metric sampler is inside a
-    request, and the cancelled request's DB session is closed by the garbage collector
-    in a later test, as an unraisable IllegalStateChangeError (an error under
-    filterwarnings=error). Reported to the backend's owner; remove once fixed there.
-    """
-    scheduler = getattr(app.state, "scheduler", None)
-    if scheduler is None:
-        return
-    async with asyncio.timeout(5):
-        while any(job.runs == 0 for job in scheduler.jobs):
-            await asyncio.sleep(0.002)
 
 
 @pytest.fixture
