@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -54,7 +54,6 @@ class Cluster:
     instances: list[AegisInstance]
     balancer: Balancer
     work_dir: Path
-    stopped: list[str] = field(default_factory=list)
 
     def instance(self, name: str) -> AegisInstance:
         return next(instance for instance in self.instances if instance.name == name)
