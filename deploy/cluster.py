@@ -155,11 +155,25 @@ def running_cluster(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make cluster", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.cluster",
+        description="PostgreSQL, N aegis serve instances and HAProxy on loopback; Ctrl+C "
+        "stops them all and deletes the throwaway data.",
+    )
     parser.add_argument("--port", type=int, default=8080, help="HAProxy's port (8080)")
-    parser.add_argument("--instances", type=int, default=2, choices=range(1, 10))
-    parser.add_argument("--first-instance-port", type=int, default=8001)
+    parser.add_argument(
+        "--instances", type=int, default=2, metavar="N", help="how many instances, 1 to 9 (2)"
+    )
+    parser.add_argument(
+        "--first-instance-port",
+        type=int,
+        default=8001,
+        metavar="PORT",
+        help="the first instance's port; the others follow (8001)",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.instances <= 9:
+        parser.error(f"--instances {args.instances}: give 1 to 9")
     ports = [args.first_instance_port + i for i in range(args.instances)]
 
     stop = threading.Event()
