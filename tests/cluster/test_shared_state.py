@@ -19,6 +19,7 @@ from tests.cluster.cluster_support import (
     API,
     PASSWORD,
     STICKY,
+    Figures,
     client,
     create_user,
     sign_in,
@@ -152,7 +153,7 @@ def sampling_job(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_scheduled_job_runs_once_per_period_across_both(
-    cluster: Cluster, admin_token: str
+    cluster: Cluster, admin_token: str, figures: Figures
 ) -> None:
     a, b = cluster.instance("a"), cluster.instance("b")
 
@@ -188,4 +189,7 @@ def test_a_scheduled_job_runs_once_per_period_across_both(
     # Each instance's scheduler ticks every period; the lease lets one of them run it.
     assert len(times) <= periods + 2, f"{len(times)} samples in {periods:.1f} periods"
     runs = {i.name: sampling_job(status(i.base_url, admin_token))["runs"] for i in (a, b)}
-    print(f"{len(times)} samples in {periods:.1f} periods; runs per instance {runs}")
+    figures.add(
+        f"scheduler: {len(times)} metric samples in {periods:.1f} periods of "
+        f"{METRICS_INTERVAL_SECONDS} s across both instances; runs per instance {runs}"
+    )
