@@ -20,6 +20,7 @@ from aegis_app.views.components import STATUS_STYLE
 from aegis_app.views.dashboard import OVERALL_MESSAGE, STALE_OPACITY, DashboardView
 from aegis_app.views.sessions import SessionsView
 from backend.models import MetricSample, utcnow
+from backend.services.scheduler import METRICS_JOB
 
 LIVE = 0.02
 """The live task's period in these tests (seconds)."""
@@ -137,10 +138,15 @@ async def test_charts_get_points_from_the_metric_history(
 async def test_without_history_the_charts_say_so(
     make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
+    # The sampler runs once as the backend starts, then every metrics_interval_seconds
+    # (5 s, longer than this test): let that first sample land, then take it away.
+    sampler = backend.app.state.scheduler.job(METRICS_JOB)
+    async with asyncio.timeout(10):
+        while sampler.runs == 0:
+            await asyncio.sleep(0.01)
     with backend.app.state.session_factory() as db:
         db.query(MetricSample).delete()
         db.commit()
-    # The sampler's next run is metrics_interval_seconds (5 s) away: longer than this test.
     pilot = await make_pilot("/", token=ada[1])
     view = pilot.view_as(DashboardView)
     for chart in view.charts.values():
