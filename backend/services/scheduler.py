@@ -1,9 +1,11 @@
 """Periodic background jobs, run on the backend's own event loop.
 
 Each job runs once at start and then every ``interval_seconds``. With ``leases`` (as
-``aegis serve`` runs it) each tick first claims the job's lease row in the database, so
-of several instances only one runs a job in each period; the others take the outcome
-and the name of the instance that ran it from the row. Blocking work (the
+``aegis serve`` runs it) each tick of a shared job first claims the job's lease row in
+the database, so of several instances only one runs it in each period; the others take
+the outcome and the name of the instance that ran it from the row. A job about this
+instance itself (metric sampling: its own host's CPU and memory, its own API's
+latency) is not shared: every instance runs it, or its series would have gaps. Blocking work (the
 database, psutil) goes to a worker thread. A job that raises is logged and marked
 "failed"; the scheduler keeps going and tries it again next time. At shutdown a job
 that is running is allowed to finish (a worker thread cannot be interrupted, and
@@ -66,6 +68,9 @@ class Job:
     name: str
     interval_seconds: float
     func: JobFunc
+    shared: bool = True
+    """Once per period across every instance on the database (a lease); False: each
+    instance runs it for itself."""
     last_run_at: datetime | None = None
     last_outcome: str = "never run"
     last_error: str | None = None
@@ -165,17 +170,19 @@ class Scheduler:
     async def tick(self, job: Job) -> bool:
         """Run ``job`` if its period is this instance's to run; True if it ran here.
 
-        Without leases it always runs. With them, the job runs only when this instance
-        claims the lease; either way the job's status is then read back from the lease
-        row, so it tells the last run by whichever instance made it.
+        Without leases, or when the job is not shared, it always runs. Otherwise it runs
+        only when this instance claims the lease; either way the job's status is then
+        read back from the lease row, so it tells the last run by whichever instance
+        made it.
         """
-        if self.leases is None:
+        if self.leases is None or not job.shared:
             await self.run_once(job)
             return True
         leases = self.leases
         try:
             if not self._leases_ready:
-                await anyio.to_thread.run_sync(leases.ensure, [j.name for j in self.jobs])
+                shared = [j.name for j in self.jobs if j.shared]
+                await anyio.to_thread.run_sync(leases.ensure, shared)
                 self._leases_ready = True
             claimed = await anyio.to_thread.run_sync(leases.claim, job.name, job.interval_seconds)
         except Exception as exc:
@@ -321,6 +328,7 @@ def default_scheduler(
                 METRICS_JOB,
                 settings.metrics_interval_seconds,
                 partial(sample_metrics, app, factory, settings),
+                shared=False,  # each instance samples its own host
             ),
             Job(
                 SESSION_CLEANUP_JOB,
