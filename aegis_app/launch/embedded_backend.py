@@ -4,6 +4,11 @@ Only this process's own window may talk to it: every request must carry a secret
 for this launch (kept in memory only) and a Host header naming ``127.0.0.1:<port>``,
 which :class:`~backend.core.guards.LoopbackOnlyGuard` checks. The Flet web app is not
 mounted here; the window talks to the API over HTTP like any other client.
+
+Starting is split in two so the window can start meanwhile: :meth:`EmbeddedBackend.begin`
+takes the port and returns at once; the thread it starts imports the API (FastAPI,
+SQLAlchemy, Alembic, uvicorn: most of the backend's start-up time), migrates and listens.
+:meth:`EmbeddedBackend.wait_ready` waits for that. :meth:`EmbeddedBackend.start` does both.
 """
 
 from __future__ import annotations
@@ -13,27 +18,24 @@ import secrets
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
-import psutil
-import uvicorn
-
+from aegis_app.launch.start_clock import since_start
 from backend.core.config import Settings
-from backend.core.guards import LAUNCH_SECRET_HEADER, LoopbackOnlyGuard
-from backend.core.hosts import HostAllowlist
-from backend.main import create_api
+from backend.core.guards import LAUNCH_SECRET_HEADER
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("aegis.desktop.backend")
 
 LOOPBACK = "127.0.0.1"
 
+__all__ = ["BackendStartError", "EmbeddedBackend"]
+
 
 class BackendStartError(RuntimeError):
     """The embedded backend did not come up; the message says why, in words."""
-
-
-def seconds_since_process_start() -> float:
-    """For the timing milestones in the log (the bench reads them)."""
-    return time.time() - psutil.Process().create_time()
 
 
 def _first_line(error: BaseException) -> str:
@@ -80,6 +82,10 @@ class EmbeddedBackend:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._crash: BaseException | None = None
+        self._catcher: _ErrorCatcher | None = None
+        self._began = 0.0
+        self._lock = threading.Lock()  # _server and _stopping, between stop() and the thread
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -101,7 +107,21 @@ class EmbeddedBackend:
 
     def start(self) -> None:
         """Migrate the database and listen; returns once requests are answered."""
-        started = time.perf_counter()
+        self.begin()
+        try:
+            self.wait_ready()
+        except BackendStartError:
+            self.stop()
+            raise
+
+    def begin(self) -> None:
+        """Take a port and start the backend's thread; returns at once.
+
+        A port that cannot be had is a :class:`BackendStartError` here; anything that
+        goes wrong in the thread is one from :meth:`wait_ready`.
+        """
+        self._began = time.perf_counter()
+        self._stopping = False
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             self._sock.bind((LOOPBACK, 0))
@@ -112,6 +132,40 @@ class EmbeddedBackend:
                 f"Aegis could not open a local port for its backend: {exc}."
             ) from exc
         self._port = int(self._sock.getsockname()[1])
+        self._catcher = _ErrorCatcher()
+        logging.getLogger("uvicorn.error").addHandler(self._catcher)
+        self._thread = threading.Thread(target=self._serve, name="aegis-backend", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self) -> None:
+        """Block until the backend answers requests, or say in words why it never will.
+
+        It is left running or stopped as it is: the caller stops it.
+        """
+        thread, catcher = self._thread, self._catcher
+        if thread is None or catcher is None:
+            raise RuntimeError("the embedded backend has not been started")
+        try:
+            self._wait_until_started(thread, catcher)
+        finally:
+            logging.getLogger("uvicorn.error").removeHandler(catcher)
+        if self.ready_seconds is None:
+            self.ready_seconds = time.perf_counter() - self._began
+            log.info(
+                "backend ready in %.3f s (%s), listening on %s",
+                self.ready_seconds,
+                since_start(),
+                self.base_url,
+            )
+
+    def _new_server(self) -> uvicorn.Server:
+        # Imported here, in the backend's thread: these imports are most of its start.
+        import uvicorn
+
+        from backend.core.guards import LoopbackOnlyGuard
+        from backend.core.hosts import HostAllowlist
+        from backend.main import create_api
+
         own_host = f"{LOOPBACK}:{self.port}"
         app = LoopbackOnlyGuard(
             create_api(self.settings, allowed_hosts=HostAllowlist.of([own_host])),
@@ -126,39 +180,25 @@ class EmbeddedBackend:
             server_header=False,
             ws="none",
         )
-        self._server = uvicorn.Server(config)
-        catcher = _ErrorCatcher()
-        uvicorn_log = logging.getLogger("uvicorn.error")
-        uvicorn_log.addHandler(catcher)
-        self._thread = threading.Thread(target=self._serve, name="aegis-backend", daemon=True)
-        try:
-            self._thread.start()
-            self._wait_until_started(catcher)
-        except BackendStartError:
-            self.stop()
-            raise
-        finally:
-            uvicorn_log.removeHandler(catcher)
-        self.ready_seconds = time.perf_counter() - started
-        log.info(
-            "backend ready in %.3f s (%.3f s after process start), listening on %s",
-            self.ready_seconds,
-            seconds_since_process_start(),
-            self.base_url,
-        )
+        return uvicorn.Server(config)
 
     def _serve(self) -> None:
-        assert self._server is not None and self._sock is not None
+        assert self._sock is not None
         try:
-            self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # reported by start(), not lost
+            server = self._new_server()
+            with self._lock:
+                if self._stopping:  # stop() came while we were importing
+                    return
+                self._server = server
+            server.run(sockets=[self._sock])
+        except BaseException as exc:  # reported by wait_ready(), not lost
+            log.debug("backend thread ended with %r", exc)
             self._crash = exc
 
-    def _wait_until_started(self, catcher: _ErrorCatcher) -> None:
-        assert self._server is not None and self._thread is not None
+    def _wait_until_started(self, thread: threading.Thread, catcher: _ErrorCatcher) -> None:
         deadline = time.monotonic() + self.start_timeout
-        while not self._server.started:
-            if not self._thread.is_alive():
+        while (server := self._server) is None or not server.started:
+            if not thread.is_alive():
                 raise BackendStartError(self._failure_reason(catcher))
             if time.monotonic() > deadline:
                 raise BackendStartError(
@@ -169,6 +209,9 @@ class EmbeddedBackend:
 
     def _failure_reason(self, catcher: _ErrorCatcher) -> str:
         cause: object = self._crash
+        if self._crash is not None and not isinstance(self._crash, SystemExit):
+            text, kind = _first_line(self._crash), type(self._crash).__name__
+            cause = text if text == kind else f"{kind}: {text}"
         if catcher.cause is not None:
             cause = catcher.cause
         elif catcher.last is not None:
@@ -181,8 +224,11 @@ class EmbeddedBackend:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving, join the thread (the lifespan disposes the database engine)."""
         started = time.perf_counter()
-        if self._server is not None:
-            self._server.should_exit = True
+        with self._lock:
+            self._stopping = True
+            server = self._server
+        if server is not None:
+            server.should_exit = True
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
             if self._thread.is_alive() and self._server is not None:
@@ -191,6 +237,8 @@ class EmbeddedBackend:
                 self._thread.join(timeout)
         if self._sock is not None:
             self._sock.close()
+        if self._catcher is not None:  # wait_ready() was never called
+            logging.getLogger("uvicorn.error").removeHandler(self._catcher)
         stopped = self._thread is None or not self._thread.is_alive()
         if self._thread is not None:
             log.info(

@@ -170,3 +170,8 @@ def test_the_web_target_applies_it(tmp_path: Path) -> None:
         "create_web_app(Settings(allowed_hosts='testserver', _env_file=None))\n"
     )
     assert applied_in_a_fresh_process(code, tmp_path) == sorted(EXPECTED)
+
+
+def test_the_desktop_target_applies_it_before_its_window_starts(tmp_path: Path) -> None:
+    code = "from aegis_app.launch.desktop import load_window_modules\nload_window_modules()\n"
+    assert applied_in_a_fresh_process(code, tmp_path) == sorted(EXPECTED)
