@@ -1,9 +1,11 @@
-"""Desktop cold start: process start → backend ready → first frame of the sign-in view.
+"""Desktop start: process start → backend ready → first frame of the sign-in view.
 
-Each run is a new ``python -m aegis_app desktop`` process with an empty data directory
-(so the database is created and migrated) and no keyring (``DBUS_SESSION_BUS_ADDRESS=
-disabled:``), under Xvfb. ``~/.flet/client`` is kept: the first run on a machine also
-unpacks the client (~64 MB), which is not what these figures are about.
+Each run is a new ``python -m aegis_app desktop`` process with no keyring
+(``DBUS_SESSION_BUS_ADDRESS=disabled:``), under Xvfb: a cold start has an empty data
+directory (so the database is created and migrated), a warm one the data directory of
+an earlier start (the database at head, as on a user's second launch). ``~/.flet/client``
+is kept: the first run on a machine also unpacks the client (~64 MB), which is not what
+these figures are about.
 
 Milestones come from the app's own log lines ("backend ready … after process start",
 "Flet imported", "window connected", "views ready", "first view shown"). The app counts
@@ -105,40 +107,48 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return own, children
 
 
-def one_start(display_name: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="aegis-bench-") as data_dir:
-        env = {
-            **os.environ,
-            "DISPLAY": display_name,
-            "AEGIS_DATA_DIR": data_dir,
-            "DBUS_SESSION_BUS_ADDRESS": "disabled:",
-        }
-        output = Path(data_dir) / "output.txt"
-        t0 = time.monotonic()
-        with output.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "aegis_app", "desktop"],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+def one_start(display_name: str, data_dir: Path | None = None) -> dict[str, float]:
+    """One launch up to its first frame, then SIGTERM. With ``data_dir``, the database
+    there is reused (a warm start); without, a new one is created and migrated."""
+    if data_dir is None:
+        with tempfile.TemporaryDirectory(prefix="aegis-bench-") as fresh:
+            return one_start(display_name, Path(fresh))
+    env = {
+        **os.environ,
+        "DISPLAY": display_name,
+        "AEGIS_DATA_DIR": str(data_dir),
+        "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+    }
+    log_path = data_dir / "logs" / "aegis-desktop.log"
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    output = data_dir / "output.txt"
+    t0 = time.monotonic()
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aegis_app", "desktop"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
         try:
-            try:
-                frame = first_frame(env, process, timeout=60) - t0
-            except RuntimeError as error:
-                tail = "\n".join(output.read_text(errors="replace").splitlines()[-30:])
-                raise RuntimeError(f"{error} (exit code {process.poll()})\n{tail}") from None
-            python_cpu, client_cpu = cpu_seconds(process.pid)
-            t_quit = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(20)
-            quit_seconds = time.monotonic() - t_quit
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        log = (Path(data_dir) / "logs" / "aegis-desktop.log").read_text(encoding="utf-8")
+            frame = first_frame(env, process, timeout=60) - t0
+        except RuntimeError as error:
+            tail = "\n".join(output.read_text(errors="replace").splitlines()[-30:])
+            raise RuntimeError(f"{error} (exit code {process.poll()})\n{tail}") from None
+        python_cpu, client_cpu = cpu_seconds(process.pid)
+        t_quit = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(20)
+        quit_seconds = time.monotonic() - t_quit
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with log_path.open(encoding="utf-8") as log_file:
+        log_file.seek(log_start)
+        log = log_file.read()  # this launch's lines only
     figures = {
         "first_frame": frame,
         "python_cpu_to_first_frame": python_cpu,
@@ -151,6 +161,29 @@ def one_start(display_name: str) -> dict[str, float]:
         figures[name] = float(match.group(1)) if match else float("nan")
         figures[f"{name}_cpu"] = float(match.group(2)) if match and match.group(2) else float("nan")
     return figures
+
+
+DISPLAY_REFUSED = "cannot open display"
+ATTEMPTS = 3
+
+
+def start(display_name: str, data_dir: Path | None = None) -> dict[str, float]:
+    """:func:`one_start`, again when the Flet client could not open the display.
+
+    That happens now and then here (about one launch in five on 2026-11-30, with Xvfb
+    running and other X clients connecting to it) and says nothing about Aegis; how
+    often it happened is in the figures ("display_retries").
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            figures = one_start(display_name, data_dir)
+        except RuntimeError as error:
+            if DISPLAY_REFUSED not in str(error) or attempt == ATTEMPTS - 1:
+                raise
+            continue
+        figures["display_retries"] = attempt
+        return figures
+    raise AssertionError("unreachable")
 
 
 def import_costs(top: int = 12) -> dict[str, Any]:
@@ -187,16 +220,17 @@ def import_costs(top: int = 12) -> dict[str, Any]:
         "cpu_ms": round(statistics.median(cpu) * 1000, 1),
         "importtime_ms": round(sum(medians.values()), 1),
         "largest_ms": {name: round(ms, 1) for name, ms in largest},
-        "modules": sorted(packages),
     }
 
 
 def run() -> dict[str, Any]:
     load_before = os.getloadavg()
     imports = import_costs()
-    with display() as display_name:
-        one_start(display_name)  # warm-up: OS file cache, ~/.flet client unpacked
-        runs = [one_start(display_name) for _ in range(RUNS)]
+    with display() as display_name, tempfile.TemporaryDirectory(prefix="aegis-bench-") as kept:
+        start(display_name)  # warm-up: OS file cache, ~/.flet client unpacked
+        series = {"cold": [start(display_name) for _ in range(RUNS)]}
+        start(display_name, Path(kept))  # creates and migrates the kept database
+        series["warm"] = [start(display_name, Path(kept)) for _ in range(RUNS)]
     load_after = os.getloadavg()
     keys = [
         *(key for name in MILESTONES for key in (name, f"{name}_cpu")),
@@ -205,29 +239,36 @@ def run() -> dict[str, Any]:
         "client_cpu_to_first_frame",
         "quit_after_sigterm",
     ]
-    medians = {key: round(statistics.median(r[key] for r in runs), 3) for key in keys}
+    medians = {
+        kind: {key: round(statistics.median(r[key] for r in runs), 3) for key in keys}
+        for kind, runs in series.items()
+    }
     print(
         f"import {IMPORTED}: {imports['cpu_ms']} ms CPU; -X importtime, self time per "
         f"package (ms, median of 3; {imports['importtime_ms']} ms in all):"
     )
     for name, ms in imports["largest_ms"].items():
         print(f"  {name:<20} {ms:7.1f}")
+    for kind, runs in series.items():
+        what = "a new database" if kind == "cold" else "the database of an earlier start"
+        print(
+            f"desktop {kind} start ({what}), median of {RUNS} (seconds after process start; "
+            "*_cpu: CPU seconds the app's Python process had used by then):"
+        )
+        for key in keys:
+            values = ", ".join(f"{r[key]:.2f}" for r in runs)
+            print(f"  {key:<26} {medians[kind][key]:6.3f}   [{values}]")
+        print(f"  exit codes after SIGTERM: {[int(r['exit_code']) for r in runs]}")
+        retries = sum(int(r["display_retries"]) for r in runs)
+        print(f"  launches again after the client could not open the display: {retries}")
     print(
-        f"desktop cold start, median of {RUNS} (seconds after process start; *_cpu: CPU "
-        "seconds the app's Python process had used by then):"
-    )
-    for key in keys:
-        values = ", ".join(f"{r[key]:.2f}" for r in runs)
-        print(f"  {key:<26} {medians[key]:6.3f}   [{values}]")
-    print(f"  exit codes after SIGTERM: {[int(r['exit_code']) for r in runs]}")
-    print(
-        f"  load average (1, 5, 15 min) before {tuple(round(x, 2) for x in load_before)}, "
+        f"load average (1, 5, 15 min) before {tuple(round(x, 2) for x in load_before)}, "
         f"after {tuple(round(x, 2) for x in load_after)}, on {os.cpu_count()} CPUs"
     )
     return {
         "runs": RUNS,
         "median_seconds": medians,
-        "all": runs,
+        "all": series,
         "imports": imports,
         "load_average": {"before": load_before, "after": load_after},
     }
