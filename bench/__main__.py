@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHES = ["web_sessions", "desktop_start", "bundle"]
+BENCHES = ["web_sessions", "flet_diff", "desktop_start", "bundle"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
