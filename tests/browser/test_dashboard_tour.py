@@ -65,7 +65,7 @@ def check_dashboard(page: Page, artifacts_dir: Path) -> None:
     text = wait_for_text(
         page,
         rf"{UPDATED}.*{STATUS}\. .*API {STATUS}.*Database {STATUS}.*Scheduler {STATUS}"
-        rf".*Host {STATUS}.*Last hour CPU.*Memory.*API latency.*Database latency",
+        rf".*Host {STATUS}.*Last hour Figures from instance .*CPU.*Memory.*API latency.*Database latency",
     )
     first = re.search(UPDATED, text)
     assert first is not None, text
@@ -121,7 +121,7 @@ def check_theme(page: Page, artifacts_dir: Path) -> None:
 
     go_via_rail(page, "Dashboard", "/")
     expect_dashboard(page)
-    wait_for_text(page, r"Last hour CPU")
+    wait_for_text(page, r"Last hour Figures from instance .*CPU")
     screenshot(page, artifacts_dir / "web-tour-dashboard-dark.png")
 
     go_via_rail(page, "Settings", "/settings")
@@ -225,7 +225,7 @@ def test_a_device_ended_elsewhere_leaves_the_live_dashboard_for_sign_in(
         other = device_b.new_page()
         open_page(other, server.url())
         expect_dashboard(other)
-        wait_for_text(other, r"Last hour CPU")
+        wait_for_text(other, r"Last hour Figures from instance .*CPU")
         new_documents: list[str] = []
         other.on("load", lambda p: new_documents.append(p.url))
 
