@@ -65,7 +65,8 @@ def check_dashboard(page: Page, artifacts_dir: Path) -> None:
     text = wait_for_text(
         page,
         rf"{UPDATED}.*{STATUS}\. .*API {STATUS}.*Database {STATUS}.*Scheduler {STATUS}"
-        rf".*Host {STATUS}.*Last hour Figures from instance .*CPU.*Memory.*API latency.*Database latency",
+        rf".*Host {STATUS}.*Last hour Figures from instance .*CPU.*Memory.*API latency"
+        r".*Database latency",
     )
     first = re.search(UPDATED, text)
     assert first is not None, text
