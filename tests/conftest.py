@@ -31,6 +31,15 @@ def require_executable(name: str, why: str) -> str:
     return path
 
 
+def require_postgres() -> None:
+    """Skip (outside CI) or fail (in CI) when PostgreSQL's server is not installed."""
+    if find_pg_bin() is None:
+        message = "PostgreSQL is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # "testserver": the Host of httpx's and Starlette's in-process test clients.
@@ -42,11 +51,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """One throwaway PostgreSQL cluster for the whole run; tests take fresh databases."""
-    if find_pg_bin() is None:
-        message = "PostgreSQL is not installed (.ci/run installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgres()
     with postgres_cluster() as cluster:
         yield cluster
 

@@ -29,8 +29,8 @@ import pytest
 from live_server import LiveServer, in_parallel, live_server
 from postgres_faults import frozen, stop_fast
 
-from tests.conftest import IN_CI
-from tests.postgres_cluster import PostgresCluster, find_pg_bin, postgres_cluster
+from tests.conftest import require_postgres
+from tests.postgres_cluster import PostgresCluster, postgres_cluster
 
 PASSWORD = "correct horse battery"
 ADMIN = "ada@example.com"
@@ -42,11 +42,7 @@ SLACK_SECONDS = 3.0  # a loaded test machine, on top of a bound the server keeps
 @pytest.fixture
 def private_postgres() -> Iterator[PostgresCluster]:
     """A cluster of this test's own, to stop and freeze."""
-    if find_pg_bin() is None:
-        message = "PostgreSQL is not installed (.ci/run installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgres()
     with postgres_cluster() as cluster:
         yield cluster
 
