@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,6 +28,21 @@ class APIError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One Server-Sent Event: its name and its ``data`` as sent (JSON, not parsed here:
+    the dashboard's many viewers share one parse of the same bytes)."""
+
+    name: str
+    data: bytes
+
+
+EVENT_STREAM = "text/event-stream"
+STREAM_TIMEOUT = httpx.Timeout(15.0, connect=5.0, read=None)
+"""No read timeout: a stream is quiet between events by design."""
+ENDED_EVENT = "ended"
 
 
 class APIClient:
@@ -98,12 +114,7 @@ class APIClient:
         if after != before and self.on_session_cookie is not None:
             await self.on_session_cookie(after)
         if response.status_code == 401 and needs_session:
-            if before is not None:
-                self.forget_session()
-                if self.on_session_cookie is not None:
-                    await self.on_session_cookie(None)
-            if self.on_unauthorized is not None:
-                await self.on_unauthorized()
+            await self._session_ended(before)
             raise APIError(401, SESSION_ENDED)
         if response.is_error:
             raise APIError(response.status_code, _error_message(response))
@@ -113,6 +124,46 @@ class APIClient:
             return response.json()
         except ValueError as exc:
             raise APIError(response.status_code, "The server sent an unreadable answer.") from exc
+
+    async def events(self, path: str, **params: Any) -> AsyncIterator[ServerEvent]:
+        """The Server-Sent Events of ``path`` until the server ends the stream.
+
+        An ``ended`` event means the sign-in session ended: handled as a 401 (the
+        session is forgotten and the target told), and the stream stops there.
+        """
+        before = self.session_token
+        try:
+            async with self.http.stream(
+                "GET",
+                API_PREFIX + path,
+                params=params or None,
+                headers={"accept": EVENT_STREAM},
+                timeout=STREAM_TIMEOUT,
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    if response.status_code == 401:
+                        await self._session_ended(before)
+                        raise APIError(401, SESSION_ENDED)
+                    raise APIError(response.status_code, _error_message(response))
+                async for event in _server_events(response.aiter_raw()):
+                    if event.name == ENDED_EVENT:
+                        await self._session_ended(before)
+                        return
+                    yield event
+        except httpx.TimeoutException as exc:
+            raise APIError(0, TIMED_OUT) from exc
+        except httpx.HTTPError as exc:
+            log.info("event stream from the backend broke: %s", exc)
+            raise APIError(0, UNREACHABLE) from exc
+
+    async def _session_ended(self, token_before: str | None) -> None:
+        if token_before is not None:
+            self.forget_session()
+            if self.on_session_cookie is not None:
+                await self.on_session_cookie(None)
+        if self.on_unauthorized is not None:
+            await self.on_unauthorized()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -128,3 +179,22 @@ def _error_message(response: httpx.Response) -> str:
     if response.status_code >= 500:
         return "The server ran into a problem. Nothing was changed; try again."
     return f"The request failed ({response.status_code})."
+
+
+async def _server_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerEvent]:
+    """Split a byte stream into events (``event:`` and ``data:`` lines, a blank line
+    between events); chunks may cut an event anywhere."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer = buffer + chunk if buffer else chunk
+        while (end := buffer.find(b"\n\n")) >= 0:
+            block, buffer = buffer[:end], buffer[end + 2 :]
+            name, data = "message", []
+            for line in block.split(b"\n"):
+                field, _, value = line.partition(b":")
+                value = value[1:] if value.startswith(b" ") else value
+                if field == b"event":
+                    name = value.decode()
+                elif field == b"data":
+                    data.append(value)
+            yield ServerEvent(name, b"\n".join(data))

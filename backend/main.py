@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -10,7 +12,7 @@ from starlette.types import ASGIApp
 
 from backend.api.errors import install_error_handlers
 from backend.api.problems import document_problems
-from backend.api.routes import account, audit, auth, health, sessions, system, users
+from backend.api.routes import account, audit, auth, health, live, sessions, system, users
 from backend.core.config import API_PREFIX, Settings
 from backend.core.db import make_engine, migrate, session_factory
 from backend.core.deadline import RequestDeadline
@@ -35,6 +37,20 @@ class HardenedFastAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return SecurityHeaders(super().build_middleware_stack())
+
+
+@asynccontextmanager
+async def run_live_hub(app: FastAPI) -> AsyncIterator[None]:
+    """The live feed's hub, for as long as the app serves; its streams end first."""
+    hub = app.state.live_hub = live.new_live_hub(app)
+    task = asyncio.create_task(hub.run(), name="aegis-live-hub")
+    try:
+        yield
+    finally:
+        hub.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def resolve_allowed_hosts(settings: Settings, given: HostAllowlist | None) -> HostAllowlist:
@@ -73,6 +89,7 @@ def create_api(
         try:
             async with AsyncExitStack() as stack:
                 await stack.enter_async_context(app.state.scheduler.run())
+                await stack.enter_async_context(run_live_hub(app))
                 for hook in hooks:
                     await stack.enter_async_context(hook(app))
                 yield
@@ -96,6 +113,7 @@ def create_api(
         users.router,
         audit.router,
         system.router,
+        live.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

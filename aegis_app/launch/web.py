@@ -8,7 +8,6 @@ reads from the WebSocket handshake after a refresh or a server restart.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
@@ -31,12 +30,12 @@ from aegis_app.api_client import APIClient
 from aegis_app.app import create_frontend_app
 from aegis_app.cli import DEFAULT_GRACEFUL_SHUTDOWN_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS
 from aegis_app.launch.flet_web_patches import mount_flet
+from aegis_app.launch.in_process import InProcessTransport
 from aegis_app.launch.serving import Drain, DrainGate, DrainingServer
 from aegis_app.launch.web_sessions import AdmittedSessions, WebSessionRules, handshake_token
 from aegis_app.metadata import app_metadata
 from aegis_app.target import API_TIMEOUT, AdmitEveryone, Target
 from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings, server_settings
-from backend.core.guards import InProcessMark
 from backend.core.hosts import WILDCARD_ADDRESSES, HostAllowlist
 from backend.core.logging import configure_logging
 from backend.main import create_api
@@ -47,8 +46,6 @@ log = logging.getLogger("aegis.web")
 # Secure (AEGIS_COOKIE_SECURE=always) is still sent back by httpx. The Host allowlist
 # lets it through only on requests marked in-process (InProcessMark), never from outside.
 IN_PROCESS_BASE_URL = "https://aegis.internal"
-
-IN_FLIGHT_GRACE_SECONDS = 10.0
 
 
 class HandshakeCookieReader:
@@ -113,44 +110,6 @@ class BrowserCookieStore:
             # The tab left first. Without the cookie it cannot have this session back
             # (see web_sessions), so it signs in again; the unused code expires.
             log.info("the cookie hand-off did not reach the browser: %s", error)
-
-
-class InProcessTransport(httpx.ASGITransport):
-    """Calls the API in-process, and lets every request finish even if its caller is gone.
-
-    A session's tasks are cancelled when the user leaves a view or the session is
-    evicted. Cancelling a request half-way tore its database session down while the
-    worker thread still used the connection (``IllegalStateChangeError``, and once a
-    SQLite crash, with hundreds of sessions evicted at once). Now the caller stops
-    waiting at once and the request completes on its own; its answer is dropped.
-    """
-
-    def __init__(self, app: ASGIApp, client: tuple[str, int]) -> None:
-        # raise_app_exceptions=False: a backend bug must reach the view as a 500 (which
-        # APIClient turns into words), not as the backend's own exception.
-        super().__init__(app=InProcessMark(app), client=client, raise_app_exceptions=False)
-        self._in_flight: set[asyncio.Task[httpx.Response]] = set()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        task = asyncio.ensure_future(super().handle_async_request(request))
-        self._in_flight.add(task)
-        task.add_done_callback(self._finished)
-        return await asyncio.shield(task)
-
-    def _finished(self, task: asyncio.Task[httpx.Response]) -> None:
-        self._in_flight.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.info("an abandoned in-process request failed: %s", task.exception())
-
-    @property
-    def requests_in_flight(self) -> int:
-        return len(self._in_flight)
-
-    async def aclose(self) -> None:
-        """Closing the session's client waits (briefly) for requests it walked away from."""
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=IN_FLIGHT_GRACE_SECONDS)
-        await super().aclose()
 
 
 def web_target(app: FastAPI, mount_path: str, admitted: AdmittedSessions | None = None) -> Target:

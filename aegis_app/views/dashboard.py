@@ -1,28 +1,28 @@
-"""Home: overall status, one card per component, and the last hour as charts. Live."""
+"""Home: overall status, one card per component, and the last hour as charts. Live.
+
+The figures arrive pushed: one stream per dashboard (``/system/live``), fed by the
+backend's hub, which computes one reading per period for every viewer. A reading sets
+the values of the controls the view keeps; it never rebuilds them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from datetime import UTC, datetime
+import contextlib
+import json
+from datetime import datetime
 from typing import Any
 
 import flet as ft
 
 from aegis_app.api_client import APIError
 from aegis_app.views.base import BaseView
-from aegis_app.views.components import (
-    MetricChart,
-    local_time,
-    page_header,
-    section_card,
-    status_style,
-)
+from aegis_app.views.chart_images import SERIES, ChartFigure
+from aegis_app.views.components import local_time, page_header, status_style
+from aegis_app.views.live_figures import READINGS, DashboardReading
 
-REFRESH_SECONDS = 5.0
-CHART_MINUTES = 60
-CHART_POINTS = 120
-"""One point per 30 s of the hour: plenty for a card, and cheap to keep live."""
+RETRY_SECONDS = 5.0
+"""After the stream failed (the server went away, say): when to open it again."""
 ResponsiveColumns = dict[str | ft.ResponsiveRowBreakpoint, int | float]
 CARD_COLUMNS: ResponsiveColumns = {"xs": 12, "md": 6, "xl": 3}
 CHART_COLUMNS: ResponsiveColumns = {"xs": 12, "lg": 6}
@@ -35,6 +35,14 @@ OVERALL_MESSAGE = {
     "degraded": "Some components need attention.",
     "down": "A component is down.",
 }
+READING = "reading"
+PROBLEM = "problem"
+
+
+def assign(control: Any, name: str, value: Any) -> None:
+    """Set a property only when it changes, so an unchanged value sends nothing."""
+    if getattr(control, name) != value:
+        setattr(control, name, value)
 
 
 class DashboardView(BaseView):
@@ -43,7 +51,7 @@ class DashboardView(BaseView):
     in_navigation = True
     icon = ft.Icons.DASHBOARD_OUTLINED
 
-    refresh_seconds = REFRESH_SECONDS
+    retry_seconds = RETRY_SECONDS
 
     def build(self) -> ft.Control:
         user = self.state.user
@@ -77,7 +85,8 @@ class DashboardView(BaseView):
             ),
         )
         self.status_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
-        self.cards = ft.ResponsiveRow(spacing=12, run_spacing=12)
+        self.cards: dict[str, ComponentCard] = {}
+        self.card_row = ft.ResponsiveRow(spacing=12, run_spacing=12)
         self.chart_instance: str | None = None
         """The instance whose figures the viewer picked; None: the server's choice."""
         self.chart_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
@@ -85,21 +94,15 @@ class DashboardView(BaseView):
             label="Instance", width=360, visible=False, options=[], on_select=self._pick_instance
         )
         self.last_success: datetime | None = None
-        self.charts = {
-            "cpu_percent": MetricChart("CPU", "%", ft.Colors.INDIGO, CHART_MINUTES),
-            "memory_percent": MetricChart("Memory", "%", ft.Colors.TEAL, CHART_MINUTES),
-            "api_latency_ms": MetricChart(
-                "API latency", "ms", ft.Colors.DEEP_ORANGE, CHART_MINUTES
-            ),
-            "db_latency_ms": MetricChart("Database latency", "ms", ft.Colors.PURPLE, CHART_MINUTES),
-        }
+        self.latest: DashboardReading | None = None
+        self.charts = [ChartCard(series.title) for series in SERIES]
         # Everything drawn from the API's answers: faded while they are out of date.
         self.figures = ft.Column(
             spacing=18,
             horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
                 ft.Column([self.banner, self.status_source], spacing=6),
-                self.cards,
+                self.card_row,
                 ft.Row(
                     alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
                     wrap=True,
@@ -116,12 +119,7 @@ class DashboardView(BaseView):
                     ],
                 ),
                 ft.ResponsiveRow(
-                    spacing=12,
-                    run_spacing=12,
-                    controls=[
-                        ft.Container(chart.control, col=CHART_COLUMNS)
-                        for chart in self.charts.values()
-                    ],
+                    spacing=12, run_spacing=12, controls=[chart.control for chart in self.charts]
                 ),
             ],
         )
@@ -140,66 +138,70 @@ class DashboardView(BaseView):
 
     async def on_enter(self, params: dict[str, str]) -> None:
         self.params = params
-        await self.load()
         self.start_task(self._stay_live)
 
     async def on_refresh(self) -> None:
-        await self.load()
+        """Back from a reconnect: show the newest reading (the stream kept running)."""
+        if self.latest is not None:
+            self._show_reading(self.latest)
+        if self.running_tasks == 0 and self.waiting_tasks == 0:
+            self.start_task(self._stay_live)
 
     async def _stay_live(self) -> None:
-        """Refresh every few seconds; skip while the connection is down."""
+        """Follow the live feed; when it breaks, say why and open it again shortly."""
         while True:
-            await asyncio.sleep(self.refresh_seconds)
-            if not self.state.connected:
-                continue
-            await self.load()
-            self.refresh_ui()
+            query = {} if self.chart_instance is None else {"instance": self.chart_instance}
+            try:
+                async for event in self.state.api.events("/system/live", **query):
+                    self._on_event(event.name, event.data)
+            except APIError as error:
+                if error.status == 401:
+                    return  # the router has sent the user to sign in
+                self._show_failure(error)
+            else:
+                if not self.state.signed_in:
+                    return  # the session ended: the router is taking the user to sign in
+            await asyncio.sleep(self.retry_seconds)
 
-    async def load(self) -> None:
-        status, metrics = await asyncio.gather(
-            self._ask(self.state.api.get("/system/status")), self._ask(self._get_metrics())
-        )
-        failures = [r for r in (status, metrics) if isinstance(r, APIError)]
-        outage = next((e for e in failures if is_database_outage(e)), None)
-        # A database outage gets its own banner; the figures already drawn stay.
-        other = next((e for e in failures if not is_database_outage(e) and e.status != 401), None)
-        self.show_error(other.message if other is not None else None)
-        self._show_outage(outage)
-        if isinstance(status, dict):
-            self._show_status(status)
-        if isinstance(metrics, dict):
-            self._show_metrics(metrics)
-        if isinstance(status, dict) or isinstance(metrics, dict):
-            self.last_success = datetime.now()
-            self.updated.value = f"Updated {self.last_success.strftime('%H:%M:%S')}"
+    def _on_event(self, name: str, data: bytes) -> None:
+        if name == READING:
+            self.latest = READINGS.decode(data)
+            if self.state.connected:
+                self._show_reading(self.latest)
+        elif name == PROBLEM:
+            body = json.loads(data)
+            self._show_failure(APIError(int(body.get("status", 503)), str(body.get("detail"))))
 
-    async def _ask(self, work: Awaitable[Any]) -> Any:
-        """The answer, or the :class:`APIError` it failed with (a 401 has already sent
-        the user to sign in)."""
-        try:
-            return await work
-        except APIError as error:
-            return error
+    def _show_reading(self, reading: DashboardReading) -> None:
+        self.show_error(None)
+        self._show_outage(None)
+        self._show_status(reading.status)
+        self._show_charts(reading)
+        self.last_success = datetime.now()
+        assign(self.updated, "value", f"Updated {self.last_success.strftime('%H:%M:%S')}")
+        self.push()
 
-    def _get_metrics(self) -> Awaitable[Any]:
-        query: dict[str, Any] = {"minutes": CHART_MINUTES, "points": CHART_POINTS}
-        if self.chart_instance is not None:
-            query["instance"] = self.chart_instance
-        return self.state.api.get("/system/metrics", **query)
+    def _show_failure(self, error: APIError) -> None:
+        if is_database_outage(error):
+            self._show_outage(error)
+        else:
+            self.show_error(error.message)
+        self.push()
+
+    def push(self) -> None:
+        """Send what changed in this view only: the shell around it is not diffed."""
+        # RuntimeError: the client is away; on_refresh shows the newest reading on return.
+        with contextlib.suppress(RuntimeError):
+            self.body.update()
 
     async def _pick_instance(self, _: ft.Event[ft.Dropdown]) -> None:
         self.chart_instance = self.instance_picker.value or None
-        metrics = await self._ask(self._get_metrics())
-        if not isinstance(metrics, APIError):
-            self._show_metrics(metrics)
-        elif is_database_outage(metrics):
-            self._show_outage(metrics)
-        elif metrics.status != 401:
-            self.show_error(metrics.message)
+        self.cancel_tasks()
+        self.start_task(self._stay_live)
 
     def _show_outage(self, outage: APIError | None) -> None:
-        self.outage.visible = outage is not None
-        self.figures.opacity = STALE_OPACITY if outage is not None else 1.0
+        assign(self.outage, "visible", outage is not None)
+        assign(self.figures, "opacity", STALE_OPACITY if outage is not None else 1.0)
         if outage is None:
             return
         self.outage_text.value = outage.message
@@ -209,7 +211,7 @@ class DashboardView(BaseView):
             else "No figures yet"
         )
         self.outage_note.value = (
-            f"{since}; this page tries again every {self.refresh_seconds:g} s "
+            f"{since}; this page tries again every {self.retry_seconds:g} s "
             "and clears this message when the database answers."
         )
 
@@ -217,35 +219,35 @@ class DashboardView(BaseView):
         overall = str(status.get("overall", "unknown"))
         icon, color, word = status_style(overall)
         # Tinted background, full-strength text: readable in light and dark themes.
-        self.banner.bgcolor = ft.Colors.with_opacity(0.14, color)
-        self.banner.border = ft.Border.all(1, color)
-        self.banner_icon.icon = icon
-        self.banner_icon.color = color
-        self.banner_text.color = color
-        self.banner_text.value = f"{word}. {OVERALL_MESSAGE.get(overall, '')}".strip()
-        self.cards.controls = [
-            ft.Container(component_card(item), col=CARD_COLUMNS)
-            for item in status.get("components", [])
-        ]
+        assign(self.banner, "bgcolor", ft.Colors.with_opacity(0.14, color))
+        if self.banner_icon.icon != icon:
+            self.banner.border = ft.Border.all(1, color)
+        assign(self.banner_icon, "icon", icon)
+        assign(self.banner_icon, "color", color)
+        assign(self.banner_text, "color", color)
+        assign(self.banner_text, "value", f"{word}. {OVERALL_MESSAGE.get(overall, '')}".strip())
+        components: list[dict[str, Any]] = status.get("components", [])
+        names = [str(item.get("name", "")) for item in components]
+        if names != list(self.cards):
+            self.cards = {name: ComponentCard() for name in names}
+            self.card_row.controls = [card.control for card in self.cards.values()]
+        for item, card in zip(components, self.cards.values(), strict=True):
+            card.show(item)
         instance = status.get("instance")
-        self.status_source.value = (
+        assign(
+            self.status_source,
+            "value",
             f"Status of instance {describe_instance(instance, status.get('host'))}, "
             "the one serving this page."
             if instance
-            else ""
+            else "",
         )
 
-    def _show_metrics(self, metrics: dict[str, Any]) -> None:
-        samples: list[dict[str, Any]] = metrics.get("samples", [])
-        now = datetime.now(UTC)
-        for key, chart in self.charts.items():
-            series = [
-                (datetime.fromisoformat(sample["at"]), float(sample[key]))
-                for sample in samples
-                if sample.get(key) is not None
-            ]
-            chart.show(series, now, fixed_max=100.0 if key.endswith("percent") else None)
-        self._show_chart_source(metrics)
+    def _show_charts(self, reading: DashboardReading) -> None:
+        dark = uses_dark_theme(self.page)
+        for card, figure in zip(self.charts, reading.charts, strict=True):
+            card.show(figure, dark=dark)
+        self._show_chart_source(reading.metrics)
 
     def _show_chart_source(self, metrics: dict[str, Any]) -> None:
         """Say whose figures the charts show and, with several instances, let the viewer
@@ -254,8 +256,6 @@ class DashboardView(BaseView):
         answered_by = metrics.get("answered_by")
         reporting: list[dict[str, Any]] = metrics.get("reporting") or []
         names = [str(r.get("instance")) for r in reporting]
-        if self.chart_instance is not None and self.chart_instance not in names:
-            self.chart_instance = None  # it stopped reporting: back to the server's choice
         text = f"Figures from instance {describe_instance(whose, metrics.get('host'))}"
         if whose and whose == answered_by:
             text += ", the one serving this page"
@@ -264,16 +264,102 @@ class DashboardView(BaseView):
             text += f" {len(names)} instances reported in the last hour; pick one to compare."
         elif whose and answered_by and whose != answered_by:
             text += f" This page is served by {answered_by}, which took no samples lately."
-        self.chart_source.value = text if whose else ""
-        self.instance_picker.options = [
-            ft.DropdownOption(
-                key=name,
-                text=f"{name}{' (this page)' if name == answered_by else ''}",
-            )
-            for name in names
-        ]
-        self.instance_picker.value = whose if whose in names else None
-        self.instance_picker.visible = len(names) > 1
+        assign(self.chart_source, "value", text if whose else "")
+        if [option.key for option in self.instance_picker.options or []] != names:
+            self.instance_picker.options = [
+                ft.DropdownOption(
+                    key=name,
+                    text=f"{name}{' (this page)' if name == answered_by else ''}",
+                )
+                for name in names
+            ]
+        assign(self.instance_picker, "value", whose if whose in names else None)
+        assign(self.instance_picker, "visible", len(names) > 1)
+
+
+class ChartCard:
+    """A chart's card: its title and newest value, the image, and the figures in words."""
+
+    def __init__(self, title: str) -> None:
+        self.title = ft.Text(title, weight=ft.FontWeight.W_600, expand=True)
+        self.latest = ft.Text("-", size=20, weight=ft.FontWeight.W_600)
+        self.image = ft.Image(src=b"", height=150, fit=ft.BoxFit.FILL, visible=False)
+        self.summary = ft.Text("", size=12, color=ft.Colors.ON_SURFACE_VARIANT)
+        self.control = ft.Container(
+            col=CHART_COLUMNS,
+            padding=16,
+            border_radius=12,
+            border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
+            content=ft.Column(
+                tight=True,
+                spacing=8,
+                controls=[ft.Row([self.title, self.latest]), self.image, self.summary],
+            ),
+        )
+
+    def show(self, figure: ChartFigure, *, dark: bool) -> None:
+        assign(self.latest, "value", figure.latest)
+        # The same bytes object for every viewer of this reading: shared, not copied.
+        svg = figure.dark_svg if dark else figure.light_svg
+        if self.image.src is not svg:
+            self.image.src = svg
+        assign(self.image, "visible", True)
+        assign(self.image, "semantics_label", figure.summary)
+        assign(self.summary, "value", figure.summary)
+
+
+class ComponentCard:
+    """One component's card; a reading sets its texts, it is built once."""
+
+    def __init__(self) -> None:
+        self.name = ft.Text("", size=16, weight=ft.FontWeight.W_600, expand=True)
+        self.icon = ft.Icon(ft.Icons.HELP_OUTLINE, size=18)
+        self.word = ft.Text("")
+        self.reason = ft.Text("")
+        self.details = ft.Text("", size=12, color=ft.Colors.ON_SURFACE_VARIANT)
+        self.control = ft.Container(
+            col=CARD_COLUMNS,
+            padding=20,
+            border_radius=12,
+            border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
+            content=ft.Column(
+                tight=True,
+                spacing=8,
+                controls=[
+                    ft.Row([self.name, self.icon, self.word], spacing=4),
+                    self.reason,
+                    self.details,
+                ],
+            ),
+        )
+
+    def show(self, item: dict[str, Any]) -> None:
+        icon, color, word = status_style(str(item.get("status", "unknown")))
+        assign(self.name, "value", str(item.get("name", "")))
+        assign(self.icon, "icon", icon)
+        assign(self.icon, "color", color)
+        assign(self.word, "value", word)
+        assign(self.word, "color", color)
+        assign(self.reason, "value", str(item.get("reason", "")))
+        assign(self.details, "value", "\n".join(component_details(item)))
+
+
+def component_details(item: dict[str, Any]) -> list[str]:
+    facts = [f"{fact.get('label', '')}: {fact.get('value', '')}" for fact in item.get("facts", [])]
+    jobs = [
+        f"{job.get('name', 'job')}: {job.get('last_outcome', 'never run')}, "
+        f"last run {local_time(job.get('last_run_at'), with_seconds=True)}"
+        + (f" by {job['last_run_by']}" if job.get("last_run_by") else "")
+        + (f" ({job['last_error']})" if job.get("last_error") else "")
+        for job in item.get("jobs", [])
+    ]
+    return facts + jobs
+
+
+def uses_dark_theme(page: ft.Page) -> bool:
+    if page.theme_mode == ft.ThemeMode.DARK:
+        return True
+    return page.theme_mode == ft.ThemeMode.SYSTEM and page.platform_brightness == ft.Brightness.DARK
 
 
 def is_database_outage(error: APIError) -> bool:
@@ -285,44 +371,3 @@ def describe_instance(instance: Any, host: Any) -> str:
     if not instance:
         return "unknown"
     return f"{instance} (host {host})" if host else str(instance)
-
-
-def component_card(item: dict[str, Any]) -> ft.Control:
-    icon, color, word = status_style(str(item.get("status", "unknown")))
-    facts = [
-        ft.Row(
-            alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
-            controls=[
-                ft.Text(str(fact.get("label", "")), color=ft.Colors.ON_SURFACE_VARIANT),
-                ft.Text(str(fact.get("value", "")), weight=ft.FontWeight.W_500),
-            ],
-        )
-        for fact in item.get("facts", [])
-    ]
-    jobs = [
-        ft.Text(
-            f"{job.get('name', 'job')}: {job.get('last_outcome', 'never run')}, "
-            f"last run {local_time(job.get('last_run_at'), with_seconds=True)}"
-            + (f" by {job['last_run_by']}" if job.get("last_run_by") else "")
-            + (f" ({job['last_error']})" if job.get("last_error") else ""),
-            size=12,
-            color=ft.Colors.ON_SURFACE_VARIANT,
-        )
-        for job in item.get("jobs", [])
-    ]
-    return section_card(
-        ft.Row(
-            alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
-            controls=[
-                ft.Text(str(item.get("name", "")), size=16, weight=ft.FontWeight.W_600),
-                ft.Row(
-                    tight=True,
-                    spacing=4,
-                    controls=[ft.Icon(icon, color=color, size=18), ft.Text(word, color=color)],
-                ),
-            ],
-        ),
-        ft.Text(str(item.get("reason", ""))),
-        *facts,
-        *jobs,
-    )

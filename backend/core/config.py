@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     metrics_interval_seconds: int = Field(default=5, ge=1, le=3600)
     """How often the scheduler samples CPU, memory and API/database latency."""
+    live_period_seconds: float | None = Field(default=None, ge=0.01, le=3600)
+    """How often the live feed (``/system/live``) pushes a new reading to every open
+    dashboard; by default the metrics interval, when there is a new sample to show."""
     metrics_retention_hours: int = Field(default=24, ge=1, le=24 * 90)
     """Samples older than this are deleted after each sampling run."""
     audit_retention_days: int = Field(default=365, ge=1, le=365 * 100)
@@ -89,6 +92,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'aegis.db'}"
+
+    @property
+    def resolved_live_period_seconds(self) -> float:
+        return self.live_period_seconds or float(self.metrics_interval_seconds)
 
     @property
     def request_deadline_seconds(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,3 +104,42 @@ def delete_expired_sessions(db: Session, settings: Settings) -> int:
     )
     db.commit()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+LIVE_CHECK_CHUNK = 500
+"""Ids per ``IN`` list: well inside every engine's limit on bound parameters."""
+
+
+def live_session_ids(db: Session, settings: Settings, session_ids: Iterable[str]) -> set[str]:
+    """Which of these sign-in sessions are still live, in one query per chunk, marking
+    them seen as a request would: a dashboard left open keeps its session alive, as its
+    polling did. A session ended, expired or of a deactivated user is simply absent."""
+    now = utcnow()
+    wanted = list(session_ids)
+    live: set[str] = set()
+    for start in range(0, len(wanted), LIVE_CHECK_CHUNK):
+        chunk = wanted[start : start + LIVE_CHECK_CHUNK]
+        live.update(
+            db.scalars(
+                select(UserSession.id)
+                .join(User, User.id == UserSession.user_id)
+                .where(
+                    UserSession.id.in_(chunk),
+                    UserSession.expires_at > now,
+                    UserSession.last_seen_at > now - settings.session_idle_timeout,
+                    User.is_active.is_(True),
+                )
+            )
+        )
+    stale = list(live)
+    for start in range(0, len(stale), LIVE_CHECK_CHUNK):
+        db.execute(
+            update(UserSession)
+            .where(
+                UserSession.id.in_(stale[start : start + LIVE_CHECK_CHUNK]),
+                UserSession.last_seen_at <= now - LAST_SEEN_GRANULARITY,
+            )
+            .values(last_seen_at=now)
+        )
+    db.commit()
+    return live

@@ -44,6 +44,9 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+LIVE_PERIOD_SECONDS = 0.05
+
+
 @pytest.fixture
 async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator[MakeBackend]:
     async with AsyncExitStack() as stack:
@@ -56,6 +59,8 @@ async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator
             # The UI tests reach the API at the web target's in-process URL, some through
             # plain ASGITransport (no InProcessMark); the Host checks have their own tests.
             overrides.setdefault("allowed_hosts", f"{TEST_HOST},{IN_PROCESS_HOST}")
+            # The dashboard's live feed pushes this often: tests wait on readings.
+            overrides.setdefault("live_period_seconds", LIVE_PERIOD_SECONDS)
             if "database_url" not in overrides:
                 data_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(migrated_database, data_dir / "aegis.db")

@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 
 from backend.api.bounds import KeyText
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep
 from backend.api.problems import SIGNED_IN
 from backend.api.schemas import InstanceReport, MetricSampleOut, MetricsOut
+from backend.core.config import Settings
 from backend.models import MetricSample, utcnow
 from backend.services import metrics
 from backend.services import status as judge
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/system", tags=["system"], responses=SIGNED_IN)
 NO_200 = "it did not answer 200"
 
 
-def _fresh_sample(db: SessionDep, settings: SettingsDep, instance: str) -> MetricSample | None:
+def _fresh_sample(db: Session, settings: Settings, instance: str) -> MetricSample | None:
     """A sample recent enough to stand for "now": this instance's own if it has one,
     else (its sampler has not run yet, or another instance holds the sampling) the
     newest of any instance, which the API component then names."""
@@ -37,7 +39,7 @@ def _fresh_sample(db: SessionDep, settings: SettingsDep, instance: str) -> Metri
     return None
 
 
-def _api(sample: MetricSample | None, settings: SettingsDep) -> judge.Component:
+def _api(sample: MetricSample | None, settings: Settings) -> judge.Component:
     # Only the scheduler probes the API. Probing from here would hold this worker thread
     # while the probe waits for another one: under load every thread ends up waiting.
     if sample is None:
@@ -49,7 +51,7 @@ def _api(sample: MetricSample | None, settings: SettingsDep) -> judge.Component:
     return component
 
 
-def _database(db: SessionDep) -> judge.Component:
+def _database(db: Session) -> judge.Component:
     dialect = db.get_bind().dialect.name
     try:
         latency = metrics.measure_db_latency(db)
@@ -60,8 +62,7 @@ def _database(db: SessionDep) -> judge.Component:
     return judge.database_component(latency, size, dialect=dialect)
 
 
-def _scheduler(request: Request) -> judge.Component:
-    scheduler: Scheduler | None = getattr(request.app.state, "scheduler", None)
+def _scheduler(scheduler: Scheduler | None) -> judge.Component:
     now = utcnow()
     if scheduler is None:
         return judge.scheduler_component([], started_at=None, running=False, now=now)
@@ -70,7 +71,7 @@ def _scheduler(request: Request) -> judge.Component:
     )
 
 
-def _host(settings: SettingsDep, sample: MetricSample | None, instance: str) -> judge.Component:
+def _host(settings: Settings, sample: MetricSample | None, instance: str) -> judge.Component:
     # Prefer the scheduler's CPU figure: it covers a whole interval, a fresh call does not.
     # But only this instance's own: memory and disk are read here, and one component
     # must not mix two hosts' figures.
@@ -86,12 +87,20 @@ def _host(settings: SettingsDep, sample: MetricSample | None, instance: str) -> 
 def system_status(
     request: Request, user: CurrentUser, db: SessionDep, settings: SettingsDep
 ) -> judge.SystemStatus:
-    instance: str = request.app.state.instance_id
+    return build_status(
+        db, settings, request.app.state.instance_id, getattr(request.app.state, "scheduler", None)
+    )
+
+
+def build_status(
+    db: Session, settings: Settings, instance: str, scheduler: Scheduler | None
+) -> judge.SystemStatus:
+    """The status as this instance sees it now (the route's answer and the live feed's)."""
     sample = _fresh_sample(db, settings, instance)
     components = [
         _api(sample, settings),
         _database(db),
-        _scheduler(request),
+        _scheduler(scheduler),
         _host(settings, sample, instance),
     ]
     answer = judge.system_status(components, utcnow())
@@ -128,7 +137,26 @@ def metric_history(
         ),
     ] = None,
 ) -> MetricsOut:
-    answering: str = request.app.state.instance_id
+    return build_metrics(
+        db,
+        settings,
+        answering=request.app.state.instance_id,
+        minutes=minutes,
+        points=points,
+        instance=instance,
+    )
+
+
+def build_metrics(
+    db: Session,
+    settings: Settings,
+    *,
+    answering: str,
+    minutes: int,
+    points: int | None,
+    instance: str | None,
+) -> MetricsOut:
+    """The last ``minutes`` of one instance's samples, bucketed into ``points``."""
     window_start = utcnow() - timedelta(minutes=minutes)
     # Fixed by the request, not by the clock: the same buckets on every refresh.
     bucket_seconds = minutes * 60 / points if points else None
