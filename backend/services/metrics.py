@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import psutil
 from sqlalchemy import BigInteger, ColumnElement, Float, delete, func, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -47,6 +46,9 @@ class DiskReading:
 
 def read_host() -> HostReading:
     """CPU use since the previous call (non-blocking) and memory in use, in percent."""
+    # psutil is imported at the first sample, not with the API: the start does not wait.
+    import psutil
+
     return HostReading(
         cpu_percent=float(psutil.cpu_percent(interval=None)),
         memory_percent=read_host_memory(),
@@ -55,6 +57,8 @@ def read_host() -> HostReading:
 
 def read_host_memory() -> float:
     """Memory in use, in percent."""
+    import psutil
+
     return float(psutil.virtual_memory().percent)
 
 
@@ -62,6 +66,8 @@ def read_disk(path: Path) -> DiskReading:
     """Free space on the disk holding ``path`` (its nearest existing parent)."""
     while not path.exists() and path.parent != path:
         path = path.parent
+    import psutil
+
     usage = psutil.disk_usage(str(path))
     return DiskReading(free_bytes=int(usage.free), total_bytes=int(usage.total))
 
