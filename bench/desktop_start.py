@@ -17,20 +17,31 @@ titled "Sign in · Aegis" whose pixels show more than 50 colours. At that moment
 CPU time the app's Python process and the Flet client have used is read too: on a
 busy machine it moves much less than the wall-clock figures.
 
-It also prints what ``import aegis_app.launch.desktop`` costs (``python -X importtime``,
-self time summed per top-level package, and the CPU time of that import): everything
-the desktop imports before its backend's thread starts.
+It also prints what the start imports (``python -X importtime``, self time summed per
+top-level package, and the CPU time), in three steps: ``import aegis_app.launch.desktop``
+(before the backend's thread starts), the embedded backend started on a database at
+head (up to "backend ready"), and Flet with the views (the window's side).
+
+Before and after: the same figures for an earlier revision of Aegis (``BEFORE_REVISION``,
+extracted with ``git archive`` into a temporary directory, or the checkout given with
+``--before DIR`` or ``AEGIS_BENCH_BEFORE``), run with the same interpreter and its
+packages, the launches of both alternating. Each milestone is printed with its goal
+(issue 10: backend ready ≤ 0.5 s, first frame ≤ 1.0 s warm) and by how much it misses.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import io
+import json
 import os
 import re
 import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -55,6 +66,24 @@ MILESTONES = {
 }
 IMPORTED = "aegis_app.launch.desktop"
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)")
+GOALS = {"backend_ready": 0.5, "first_frame": 1.0}
+"""Issue 10's goals, seconds after process start (the first frame's: warm starts)."""
+BEFORE_REVISION = "1ccaffa"
+"""Aegis before issue 10's deferrals of Alembic, argon2 and psutil (2026-11-30)."""
+# What the desktop imports, in the order it does (run_desktop): each step's code runs in
+# a fresh interpreter and imports what the earlier steps did first, unmeasured.
+_DESKTOP = f"import {IMPORTED}\n{IMPORTED}.leave_out_httpx_cli()\n"
+_BACKEND = (
+    "from aegis_app.launch.embedded_backend import EmbeddedBackend\n"
+    "from backend.core.config import Settings\n"
+    "backend = EmbeddedBackend(Settings())\nbackend.start()\nbackend.stop()\n"
+)
+_WINDOW = f"{IMPORTED}.load_window_modules()\nimport aegis_app.app\n"
+IMPORT_STEPS = {
+    "desktop module": ("", _DESKTOP),
+    "backend ready (database at head)": (_DESKTOP, _BACKEND),
+    "window (Flet, the views)": (_DESKTOP, _WINDOW),
+}
 
 
 @contextmanager
@@ -107,12 +136,15 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return own, children
 
 
-def one_start(display_name: str, data_dir: Path | None = None) -> dict[str, float]:
-    """One launch up to its first frame, then SIGTERM. With ``data_dir``, the database
-    there is reused (a warm start); without, a new one is created and migrated."""
+def one_start(
+    display_name: str, data_dir: Path | None = None, repo: Path = REPO
+) -> dict[str, float]:
+    """One launch of the Aegis in ``repo`` up to its first frame, then SIGTERM. With
+    ``data_dir``, the database there is reused (a warm start); without, a new one is
+    created and migrated."""
     if data_dir is None:
         with tempfile.TemporaryDirectory(prefix="aegis-bench-") as fresh:
-            return one_start(display_name, Path(fresh))
+            return one_start(display_name, Path(fresh), repo)
     env = {
         **os.environ,
         "DISPLAY": display_name,
@@ -126,7 +158,7 @@ def one_start(display_name: str, data_dir: Path | None = None) -> dict[str, floa
     with output.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "aegis_app", "desktop"],
-            cwd=REPO,
+            cwd=repo,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -167,7 +199,7 @@ DISPLAY_REFUSED = "cannot open display"
 ATTEMPTS = 3
 
 
-def start(display_name: str, data_dir: Path | None = None) -> dict[str, float]:
+def start(display_name: str, data_dir: Path | None = None, repo: Path = REPO) -> dict[str, float]:
     """:func:`one_start`, again when the Flet client could not open the display.
 
     That happens now and then here (about one launch in five on 2026-11-30, with Xvfb
@@ -176,7 +208,7 @@ def start(display_name: str, data_dir: Path | None = None) -> dict[str, float]:
     """
     for attempt in range(ATTEMPTS):
         try:
-            figures = one_start(display_name, data_dir)
+            figures = one_start(display_name, data_dir, repo)
         except RuntimeError as error:
             if DISPLAY_REFUSED not in str(error) or attempt == ATTEMPTS - 1:
                 raise
@@ -186,87 +218,193 @@ def start(display_name: str, data_dir: Path | None = None) -> dict[str, float]:
     raise AssertionError("unreachable")
 
 
-def import_costs(top: int = 12) -> dict[str, Any]:
-    """``import aegis_app.launch.desktop`` in a fresh interpreter: CPU time, and
-    ``-X importtime``'s self times summed per top-level package (median of 3 runs)."""
-    cpu, per_package = [], []
-    measure = f"import time; t = time.process_time(); import {IMPORTED}; "
-    measure += "print(time.process_time() - t)"
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-c", measure], cwd=REPO, capture_output=True, text=True, check=True
-        )
-        cpu.append(float(out.stdout))
-        timed = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {IMPORTED}"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        totals: dict[str, int] = {}
-        for line in timed.stderr.splitlines():
-            match = IMPORT_LINE.match(line)
-            if match:
-                package = match.group(2).split(".")[0]
-                totals[package] = totals.get(package, 0) + int(match.group(1))
-        per_package.append(totals)
-    packages = {name for totals in per_package for name in totals}
-    medians = {
-        name: statistics.median(t.get(name, 0) for t in per_package) / 1000 for name in packages
-    }
-    largest = sorted(medians.items(), key=lambda item: -item[1])[:top]
-    return {
-        "cpu_ms": round(statistics.median(cpu) * 1000, 1),
-        "importtime_ms": round(sum(medians.values()), 1),
-        "largest_ms": {name: round(ms, 1) for name, ms in largest},
-    }
+MEASURED = "-- measured from here --"
 
 
-def run() -> dict[str, Any]:
-    load_before = os.getloadavg()
-    imports = import_costs()
-    with display() as display_name, tempfile.TemporaryDirectory(prefix="aegis-bench-") as kept:
-        start(display_name)  # warm-up: OS file cache, ~/.flet client unpacked
-        series = {"cold": [start(display_name) for _ in range(RUNS)]}
-        start(display_name, Path(kept))  # creates and migrates the kept database
-        series["warm"] = [start(display_name, Path(kept)) for _ in range(RUNS)]
-    load_after = os.getloadavg()
-    keys = [
-        *(key for name in MILESTONES for key in (name, f"{name}_cpu")),
-        "first_frame",
-        "python_cpu_to_first_frame",
-        "client_cpu_to_first_frame",
-        "quit_after_sigterm",
-    ]
-    medians = {
-        kind: {key: round(statistics.median(r[key] for r in runs), 3) for key in keys}
-        for kind, runs in series.items()
-    }
-    print(
-        f"import {IMPORTED}: {imports['cpu_ms']} ms CPU; -X importtime, self time per "
-        f"package (ms, median of 3; {imports['importtime_ms']} ms in all):"
+def _import_step(
+    repo: Path, setup: str, measured: str, env: dict[str, str]
+) -> tuple[float, dict[str, int]]:
+    """One run of one step in a fresh interpreter: the CPU seconds of ``measured``, and
+    in another run ``-X importtime``'s self time per top-level package (µs) within it."""
+    timed = f"import time\n{setup}t = time.process_time()\n{measured}"
+    timed += "print(time.process_time() - t)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", timed], cwd=repo, env=env, capture_output=True, text=True
     )
-    for name, ms in imports["largest_ms"].items():
-        print(f"  {name:<20} {ms:7.1f}")
-    for kind, runs in series.items():
+    if out.returncode != 0:
+        raise RuntimeError(f"import step failed in {repo}:\n{out.stderr[-3000:]}")
+    cpu = float(out.stdout.strip().splitlines()[-1])
+    marked = f"import sys\n{setup}sys.stderr.write({MEASURED!r} + '\\n')\nsys.stderr.flush()\n"
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", marked + measured],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    totals: dict[str, int] = {}
+    for line in traced.stderr.split(MEASURED, 1)[-1].splitlines():
+        match = IMPORT_LINE.match(line)
+        if match:
+            package = match.group(2).split(".")[0]
+            totals[package] = totals.get(package, 0) + int(match.group(1))
+    return cpu, totals
+
+
+def import_costs(repo: Path = REPO, top: int = 12, runs: int = 3) -> dict[str, Any]:
+    """Each of ``IMPORT_STEPS`` for the Aegis in ``repo``: its CPU time, and ``-X
+    importtime``'s self times summed per top-level package (medians of ``runs``)."""
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="aegis-bench-imports-") as data_dir:
+        env = {**os.environ, "AEGIS_DATA_DIR": data_dir, "DBUS_SESSION_BUS_ADDRESS": "disabled:"}
+        # The backend's step opens a database at head, as on a user's second launch.
+        _import_step(repo, _DESKTOP, _BACKEND, env)
+        for step, (setup, measured) in IMPORT_STEPS.items():
+            cpu, per_package = [], []
+            for _ in range(runs):
+                seconds, totals = _import_step(repo, setup, measured, env)
+                cpu.append(seconds)
+                per_package.append(totals)
+            packages = {name for totals in per_package for name in totals}
+            medians = {
+                name: statistics.median(t.get(name, 0) for t in per_package) / 1000
+                for name in packages
+            }
+            largest = sorted(medians.items(), key=lambda item: -item[1])[:top]
+            results[step] = {
+                "cpu_ms": round(statistics.median(cpu) * 1000, 1),
+                "importtime_ms": round(sum(medians.values()), 1),
+                "largest_ms": {name: round(ms, 1) for name, ms in largest},
+            }
+    return results
+
+
+@contextmanager
+def before_checkout(given: Path | None) -> Iterator[Path | None]:
+    """The earlier Aegis to compare with: ``given``, else ``AEGIS_BENCH_BEFORE``, else
+    ``BEFORE_REVISION`` extracted from this repository's history (None without git)."""
+    given = given or (
+        Path(os.environ["AEGIS_BENCH_BEFORE"]) if "AEGIS_BENCH_BEFORE" in os.environ else None
+    )
+    if given is not None:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="aegis-bench-before-") as folder:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", BEFORE_REVISION],
+            capture_output=True,
+        )
+        if archive.returncode != 0:
+            print(f"no 'before' figures: git archive {BEFORE_REVISION} failed")
+            yield None
+            return
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(folder, filter="data")
+        yield Path(folder)
+
+
+def goal_words(key: str, kind: str, median: float) -> str:
+    goal = GOALS.get(key)
+    if goal is None:
+        return ""
+    if key == "first_frame" and kind == "cold":
+        return f"goal ≤ {goal} s (for warm starts)"
+    verdict = "met" if median <= goal else f"missed by {median - goal:.2f} s"
+    return f"goal ≤ {goal} s: {verdict}"
+
+
+def print_imports(imports: dict[str, dict[str, Any]]) -> None:
+    labels = list(imports)
+    print("-X importtime, self time per top-level package (ms, median of 3), " + " | ".join(labels))
+    for step in IMPORT_STEPS:
+        figures = [imports[label][step] for label in labels]
+        cpu = ", ".join(
+            f"{f['cpu_ms']:.0f} ms CPU {label}" for label, f in zip(labels, figures, strict=True)
+        )
+        print(f"  {step}: {cpu}")
+        rows = [list(f["largest_ms"].items()) for f in figures]
+        for i in range(max(len(r) for r in rows)):
+            cells = [f"{r[i][0]:<20} {r[i][1]:7.1f}" if i < len(r) else " " * 28 for r in rows]
+            print("    " + "  |  ".join(cells))
+
+
+KEYS = [
+    *(key for name in MILESTONES for key in (name, f"{name}_cpu")),
+    "first_frame",
+    "python_cpu_to_first_frame",
+    "client_cpu_to_first_frame",
+    "quit_after_sigterm",
+]
+
+
+def print_series(series: dict[str, dict[str, list[dict[str, float]]]], runs: int) -> None:
+    labels = list(series)
+    for kind in ("cold", "warm"):
         what = "a new database" if kind == "cold" else "the database of an earlier start"
         print(
-            f"desktop {kind} start ({what}), median of {RUNS} (seconds after process start; "
-            "*_cpu: CPU seconds the app's Python process had used by then):"
+            f"desktop {kind} start ({what}), median of {runs}, {' | '.join(labels)} "
+            "(seconds after process start; *_cpu: CPU seconds the app's Python process "
+            "had used by then):"
         )
-        for key in keys:
-            values = ", ".join(f"{r[key]:.2f}" for r in runs)
-            print(f"  {key:<26} {medians[kind][key]:6.3f}   [{values}]")
-        print(f"  exit codes after SIGTERM: {[int(r['exit_code']) for r in runs]}")
-        retries = sum(int(r["display_retries"]) for r in runs)
-        print(f"  launches again after the client could not open the display: {retries}")
+        for key in KEYS:
+            medians = [statistics.median(r[key] for r in series[label][kind]) for label in labels]
+            cells = "  ".join(f"{m:6.3f}" for m in medians)
+            print(f"  {key:<26} {cells}   {goal_words(key, kind, medians[-1])}")
+        for label in labels:
+            runs_of = series[label][kind]
+            frames = ", ".join(f"{r['first_frame']:.2f}" for r in runs_of)
+            ready = ", ".join(f"{r['backend_ready']:.2f}" for r in runs_of)
+            retries = sum(int(r["display_retries"]) for r in runs_of)
+            print(
+                f"  {label}: backend ready [{ready}], first frame [{frames}]; exit codes "
+                f"after SIGTERM {[int(r['exit_code']) for r in runs_of]}; launched again "
+                f"after the client could not open the display: {retries}"
+            )
+
+
+def run(before: Path | None = None, runs: int = RUNS, compare: bool = True) -> dict[str, Any]:
+    load_before = os.getloadavg()
+    with contextlib.ExitStack() as stack:
+        earlier = stack.enter_context(before_checkout(before)) if compare else None
+        checkouts = {f"before ({BEFORE_REVISION})": earlier} if earlier else {}
+        checkouts["after"] = REPO
+        imports = {label: import_costs(repo) for label, repo in checkouts.items()}
+        print_imports(imports)
+        series: dict[str, dict[str, list[dict[str, float]]]] = {
+            label: {"cold": [], "warm": []} for label in checkouts
+        }
+        display_name = stack.enter_context(display())
+        kept = {
+            label: Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aegis-bench-")))
+            for label in checkouts
+        }
+        for repo in checkouts.values():
+            start(display_name, repo=repo)  # warm-up: OS file cache, ~/.flet client unpacked
+        for _ in range(runs):  # alternating, so a change in the machine's load hits both
+            for label, repo in checkouts.items():
+                series[label]["cold"].append(start(display_name, repo=repo))
+        for label, repo in checkouts.items():
+            start(display_name, kept[label], repo)  # creates and migrates the kept database
+        for _ in range(runs):
+            for label, repo in checkouts.items():
+                series[label]["warm"].append(start(display_name, kept[label], repo))
+    load_after = os.getloadavg()
+    print_series(series, runs)
     print(
         f"load average (1, 5, 15 min) before {tuple(round(x, 2) for x in load_before)}, "
         f"after {tuple(round(x, 2) for x in load_after)}, on {os.cpu_count()} CPUs"
     )
+    medians = {
+        label: {
+            kind: {key: round(statistics.median(r[key] for r in kinds[kind]), 3) for key in KEYS}
+            for kind in kinds
+        }
+        for label, kinds in series.items()
+    }
     return {
-        "runs": RUNS,
+        "runs": runs,
+        "goals_seconds": GOALS,
         "median_seconds": medians,
         "all": series,
         "imports": imports,
@@ -274,5 +412,18 @@ def run() -> dict[str, Any]:
     }
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--before", type=Path, help="a checkout of the earlier Aegis")
+    parser.add_argument("--no-before", action="store_true", help="measure this checkout only")
+    parser.add_argument("--runs", type=int, default=RUNS, help="launches per series")
+    parser.add_argument("--json", type=Path, help="write the figures there too")
+    args = parser.parse_args(argv)
+    figures = run(args.before, args.runs, compare=not args.no_before)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
 if __name__ == "__main__":
-    run()
+    sys.exit(main())
