@@ -118,17 +118,22 @@ class LiveHub:
             subscription.end()
             return subscription
         self._subscriptions.add(subscription)
-        cached = self._latest.get(choice)
-        if cached is not None and time.monotonic() - cached[0] < self.period:
-            subscription.deliver(cached[1])
-        else:
+        if not self._serve(subscription):
             self._wake.set()
         return subscription
 
+    def _serve(self, subscription: Subscription) -> bool:
+        """Deliver this period's reading for its choice, if there is one yet."""
+        cached = self._latest.get(subscription.choice)
+        if cached is None or time.monotonic() - cached[0] >= self.period:
+            return False
+        subscription.deliver(cached[1])
+        return True
+
     def unsubscribe(self, subscription: Subscription) -> None:
+        # Its choice's reading stays cached for the rest of the period: a reload (leave,
+        # come back) is served from it. run() forgets readings nobody can use any more.
         self._subscriptions.discard(subscription)
-        if not any(s.choice == subscription.choice for s in self._subscriptions):
-            self._latest.pop(subscription.choice, None)
 
     async def stream(self, subscription: Subscription, ended: bytes) -> AsyncIterator[bytes]:
         """The subscription's payloads; ``ended`` last when the hub ended it (not when
@@ -161,11 +166,22 @@ class LiveHub:
                 next_period = time.monotonic() + self.period
                 await self._compute_and_push(set(self._subscriptions))
             else:
-                waiting = [s for s in self._subscriptions if not s.served]
-                if waiting:
-                    await self._compute_and_push(set(waiting))
+                await self._serve_newcomers()
+            self._forget_stale_readings()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, next_period - time.monotonic()))
+
+    async def _serve_newcomers(self) -> None:
+        """Subscribers that arrived mid-period: this period's reading, computed if none."""
+        waiting = {s for s in self._subscriptions if not s.served and not self._serve(s)}
+        if waiting:
+            await self._compute_and_push(waiting)
+
+    def _forget_stale_readings(self) -> None:
+        now = time.monotonic()
+        for choice, (at, _) in list(self._latest.items()):
+            if now - at >= self.period:
+                del self._latest[choice]
 
     async def _compute_and_push(self, targets: set[Subscription]) -> None:
         choices = {s.choice for s in targets}

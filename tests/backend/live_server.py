@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,8 @@ class LiveServer:
     settings: Settings
     port: int
     engine: Engine
+    app: FastAPI
+    """The served app itself: its state (the live hub, say) is read from the test."""
 
     @property
     def base_url(self) -> str:
@@ -107,8 +110,9 @@ def live_server(
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path / "data", database_url=url, **overrides
     )
+    app = create_api(settings, allowed_hosts=HostAllowlist.for_bound_address(LOOPBACK, port))
     config = uvicorn.Config(
-        create_api(settings, allowed_hosts=HostAllowlist.for_bound_address(LOOPBACK, port)),
+        app,
         log_config=None,
         lifespan="on",
         ws="none",
@@ -132,7 +136,7 @@ def live_server(
             assert thread.is_alive(), f"uvicorn stopped while starting: {crash}"
             assert time.monotonic() < deadline, "uvicorn did not start in time"
             time.sleep(0.01)
-        yield LiveServer(settings=settings, port=port, engine=engine)
+        yield LiveServer(settings=settings, port=port, engine=engine, app=app)
     finally:
         server.should_exit = True
         thread.join(START_TIMEOUT_SECONDS)
