@@ -8,6 +8,7 @@ executable with a fresh HOME instead of ``python -m aegis_app desktop``.
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -100,3 +101,26 @@ class PackagedApp(DesktopApp):
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+
+def elf_section_names(path: Path) -> set[str] | None:
+    """The section names of a 64-bit little-endian ELF file; None for anything else.
+
+    A stripped file has no ``.symtab`` and no ``.debug_*`` sections."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+
+    def header(index: int) -> tuple[int, int, int]:
+        start = shoff + index * shentsize
+        (name,) = struct.unpack_from("<I", data, start)
+        offset, size = struct.unpack_from("<QQ", data, start + 0x18)
+        return name, offset, size
+
+    _, names_offset, names_size = header(shstrndx)
+    names = data[names_offset : names_offset + names_size]
+    return {
+        names[name : names.index(b"\0", name)].decode() for name, _, _ in map(header, range(shnum))
+    }

@@ -13,7 +13,18 @@ from typing import Any
 
 import psutil
 import pytest
-from bundle_harness import REPO, TIMINGS, VERSION, FreshHome, Packaged, PackagedApp
+from bundle_harness import (
+    REPO,
+    TIMINGS,
+    VERSION,
+    FreshHome,
+    Packaged,
+    PackagedApp,
+    elf_section_names,
+)
+from excluded_probe import spec_excludes
+
+from bench.bundle import GOAL_MB, largest_items, pyz_modules
 
 pytestmark = pytest.mark.packaging
 
@@ -64,6 +75,33 @@ def test_build_produces_the_bundle_and_its_archive(packaged: Packaged) -> None:
         with tarfile.open(archive) as tar:
             names = set(tar.getnames())
         assert "Aegis/Aegis" in names and "Aegis/_internal/flet.toml" in names
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the spec strips on Linux")
+def test_bundle_is_stripped_small_and_without_the_excluded_modules(packaged: Packaged) -> None:
+    bundle = packaged.bundle
+    size_mb = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file()) / 1e6
+    largest = ", ".join(f"{name} {size / 1e6:.1f}" for name, size in largest_items(bundle, 5))
+    print(f"bundle: {size_mb:.1f} MB (goal ≤ {GOAL_MB} MB); largest: {largest}")
+    assert size_mb <= GOAL_MB, f"{size_mb:.1f} MB; largest: {largest}"
+
+    unstripped = []
+    for path in sorted(bundle.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            sections = elf_section_names(path)
+            if sections and (
+                ".symtab" in sections or any(s.startswith(".debug") for s in sections)
+            ):
+                unstripped.append(str(path.relative_to(bundle)))
+    assert not unstripped, f"not stripped: {unstripped}"
+
+    modules = pyz_modules(packaged.executable)
+    assert "aegis_app.launch.desktop" in modules, "the PYZ was not read"
+    internal = bundle / "_internal"
+    for name in spec_excludes(REPO / "build" / "aegis.spec"):
+        found = [m for m in modules if m == name or m.startswith(name + ".")]
+        assert not found, f"{name} is excluded but in the PYZ: {found[:5]}"
+        assert not (internal / name.replace(".", "/")).exists(), f"{name} is in _internal"
 
 
 def test_self_test_with_a_fresh_home(packaged: Packaged, fresh_home: FreshHome) -> None:
