@@ -10,9 +10,8 @@ import asyncio
 import contextvars
 from typing import Any
 
-import httpx
-import pytest
 from pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from starlette.types import Receive, Scope, Send
 from ui_support import Backend, MakePilot
 
 from aegis_app.app import REFUSAL_KEY
@@ -28,11 +27,6 @@ from aegis_app.target import Target
 from aegis_app.views.dashboard import DashboardView
 
 RULES = WebSessionRules()
-
-
-@pytest.fixture
-def live_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(DashboardView, "refresh_seconds", 0.02)
 
 
 def presenting(cookie: str | None, pilot: Pilot) -> bool:
@@ -120,29 +114,38 @@ async def test_over_the_cap_a_session_is_told_why_and_not_counted(
 
 
 async def test_at_shutdown_every_session_stops_and_its_requests_finish_first(
-    live_dashboard: None, backend: Backend, ada: tuple[dict[str, Any], str]
+    backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    """Before the database goes away: views stopped, requests in flight completed."""
+    """Before the database goes away: views stopped, the live feed closed, requests in
+    flight completed."""
     admitted = AdmittedSessions(anonymous_per_ip=5)
     pilot = Pilot(capped_target(backend, admitted, ada[1]))
     in_flight, finish = asyncio.Event(), asyncio.Event()
     try:
         await pilot.start()
         view = pilot.view_as(DashboardView)
+        await pilot.wait_for(lambda: view.latest is not None)
         assert view.running_tasks == 1
+        transport = pilot.api.http._transport
+        assert isinstance(transport, InProcessTransport)
+        assert transport.requests_in_flight == 1, "the live feed"
 
-        async def hold_a_refresh(request: httpx.Request) -> None:
-            if request.url.path.endswith("/system/status"):
+        async def held(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["path"].endswith("/auth/me"):
                 in_flight.set()
                 await finish.wait()
+            await answer(scope, receive, send)
 
-        pilot.api.http.event_hooks["request"].append(hold_a_refresh)
+        answer, transport.app = transport.app, held
+        async def ask_who_am_i() -> None:
+            await view.call_api(pilot.api.get("/auth/me"))
+
+        view.start_task(ask_who_am_i)
         await asyncio.wait_for(in_flight.wait(), 5)
         closing = asyncio.create_task(admitted.close_all())
         await pilot.wait_for(lambda: view.running_tasks == 0)
-        transport = pilot.api.http._transport
-        assert isinstance(transport, InProcessTransport)
-        assert transport.requests_in_flight == 1
+        await pilot.wait_for(lambda: transport.requests_in_flight == 1)  # the feed closed
+        await pilot.wait_for(lambda: backend.app.state.live_hub.subscriber_count == 0)
         assert not closing.done(), "it waits for the request in flight"
         finish.set()
         await asyncio.wait_for(closing, 5)
