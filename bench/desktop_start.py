@@ -76,13 +76,14 @@ _DESKTOP = f"import {IMPORTED}\n{IMPORTED}.leave_out_httpx_cli()\n"
 _BACKEND = (
     "from aegis_app.launch.embedded_backend import EmbeddedBackend\n"
     "from backend.core.config import Settings\n"
-    "backend = EmbeddedBackend(Settings())\nbackend.start()\nbackend.stop()\n"
+    "backend = EmbeddedBackend(Settings())\nbackend.start()\n"
 )
 _WINDOW = f"{IMPORTED}.load_window_modules()\nimport aegis_app.app\n"
+# (before, measured, after): the CPU time is read when "measured" has run.
 IMPORT_STEPS = {
-    "desktop module": ("", _DESKTOP),
-    "backend ready (database at head)": (_DESKTOP, _BACKEND),
-    "window (Flet, the views)": (_DESKTOP, _WINDOW),
+    "desktop module": ("", _DESKTOP, ""),
+    "backend ready (database at head)": (_DESKTOP, _BACKEND, "backend.stop()\n"),
+    "window (Flet, the views)": (_DESKTOP, _WINDOW, ""),
 }
 
 
@@ -222,12 +223,14 @@ MEASURED = "-- measured from here --"
 
 
 def _import_step(
-    repo: Path, setup: str, measured: str, env: dict[str, str]
+    repo: Path, step: tuple[str, str, str], env: dict[str, str]
 ) -> tuple[float, dict[str, int]]:
-    """One run of one step in a fresh interpreter: the CPU seconds of ``measured``, and
-    in another run ``-X importtime``'s self time per top-level package (µs) within it."""
+    """One run of one step in a fresh interpreter: the CPU seconds of its measured part,
+    and in another run ``-X importtime``'s self time per top-level package (µs) from
+    there on."""
+    setup, measured, after = step
     timed = f"import time\n{setup}t = time.process_time()\n{measured}"
-    timed += "print(time.process_time() - t)\n"
+    timed += f"cpu = time.process_time() - t\n{after}print(cpu)\n"
     out = subprocess.run(
         [sys.executable, "-c", timed], cwd=repo, env=env, capture_output=True, text=True
     )
@@ -236,7 +239,7 @@ def _import_step(
     cpu = float(out.stdout.strip().splitlines()[-1])
     marked = f"import sys\n{setup}sys.stderr.write({MEASURED!r} + '\\n')\nsys.stderr.flush()\n"
     traced = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", marked + measured],
+        [sys.executable, "-X", "importtime", "-c", marked + measured + after],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -252,31 +255,47 @@ def _import_step(
     return cpu, totals
 
 
-def import_costs(repo: Path = REPO, top: int = 12, runs: int = 3) -> dict[str, Any]:
-    """Each of ``IMPORT_STEPS`` for the Aegis in ``repo``: its CPU time, and ``-X
-    importtime``'s self times summed per top-level package (medians of ``runs``)."""
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="aegis-bench-imports-") as data_dir:
-        env = {**os.environ, "AEGIS_DATA_DIR": data_dir, "DBUS_SESSION_BUS_ADDRESS": "disabled:"}
-        # The backend's step opens a database at head, as on a user's second launch.
-        _import_step(repo, _DESKTOP, _BACKEND, env)
-        for step, (setup, measured) in IMPORT_STEPS.items():
-            cpu, per_package = [], []
-            for _ in range(runs):
-                seconds, totals = _import_step(repo, setup, measured, env)
-                cpu.append(seconds)
-                per_package.append(totals)
-            packages = {name for totals in per_package for name in totals}
-            medians = {
-                name: statistics.median(t.get(name, 0) for t in per_package) / 1000
-                for name in packages
+IMPORT_RUNS = 5
+
+
+def import_costs(
+    checkouts: dict[str, Path], top: int = 12, runs: int = IMPORT_RUNS
+) -> dict[str, dict[str, Any]]:
+    """Each of ``IMPORT_STEPS`` for each Aegis in ``checkouts``: its CPU time, and ``-X
+    importtime``'s self times summed per top-level package (medians of ``runs``; the
+    checkouts take turns, so a change in the machine's load hits each alike)."""
+    cpu: dict[tuple[str, str], list[float]] = {}
+    per_package: dict[tuple[str, str], list[dict[str, int]]] = {}
+    with contextlib.ExitStack() as stack:
+        envs = {}
+        for label, repo in checkouts.items():
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="aegis-bench-"))
+            envs[label] = {
+                **os.environ,
+                "AEGIS_DATA_DIR": data_dir,
+                "DBUS_SESSION_BUS_ADDRESS": "disabled:",
             }
-            largest = sorted(medians.items(), key=lambda item: -item[1])[:top]
-            results[step] = {
-                "cpu_ms": round(statistics.median(cpu) * 1000, 1),
-                "importtime_ms": round(sum(medians.values()), 1),
-                "largest_ms": {name: round(ms, 1) for name, ms in largest},
-            }
+            # The backend's step opens a database at head, as on a user's second launch.
+            _import_step(repo, IMPORT_STEPS["backend ready (database at head)"], envs[label])
+        for _ in range(runs):
+            for step, code in IMPORT_STEPS.items():
+                for label, repo in checkouts.items():
+                    seconds, totals = _import_step(repo, code, envs[label])
+                    cpu.setdefault((label, step), []).append(seconds)
+                    per_package.setdefault((label, step), []).append(totals)
+    results: dict[str, dict[str, Any]] = {label: {} for label in checkouts}
+    for (label, step), runs_of in per_package.items():
+        packages = {name for totals in runs_of for name in totals}
+        medians = {
+            name: statistics.median(t.get(name, 0) for t in runs_of) / 1000 for name in packages
+        }
+        largest = sorted(medians.items(), key=lambda item: -item[1])[:top]
+        results[label][step] = {
+            "cpu_ms": round(statistics.median(cpu[label, step]) * 1000, 1),
+            "cpu_ms_all": [round(c * 1000, 1) for c in cpu[label, step]],
+            "importtime_ms": round(sum(medians.values()), 1),
+            "largest_ms": {name: round(ms, 1) for name, ms in largest},
+        }
     return results
 
 
@@ -316,7 +335,10 @@ def goal_words(key: str, kind: str, median: float) -> str:
 
 def print_imports(imports: dict[str, dict[str, Any]]) -> None:
     labels = list(imports)
-    print("-X importtime, self time per top-level package (ms, median of 3), " + " | ".join(labels))
+    print(
+        f"-X importtime, self time per top-level package (ms, median of {IMPORT_RUNS}), "
+        + " | ".join(labels)
+    )
     for step in IMPORT_STEPS:
         figures = [imports[label][step] for label in labels]
         cpu = ", ".join(
@@ -363,34 +385,47 @@ def print_series(series: dict[str, dict[str, list[dict[str, float]]]], runs: int
             )
 
 
+def launch_series(
+    stack: contextlib.ExitStack,
+    checkouts: dict[str, Path],
+    runs: int,
+    series: dict[str, dict[str, list[dict[str, float]]]],
+) -> None:
+    """``runs`` cold then ``runs`` warm launches of each checkout, taking turns so that a
+    change in the machine's load hits each alike; appended to ``series``."""
+    display_name = stack.enter_context(display())
+    kept = {
+        label: Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aegis-bench-")))
+        for label in checkouts
+    }
+    for repo in checkouts.values():
+        start(display_name, repo=repo)  # warm-up: OS file cache, ~/.flet client unpacked
+    for _ in range(runs):
+        for label, repo in checkouts.items():
+            series[label]["cold"].append(start(display_name, repo=repo))
+    for label, repo in checkouts.items():
+        start(display_name, kept[label], repo)  # creates and migrates the kept database
+    for _ in range(runs):
+        for label, repo in checkouts.items():
+            series[label]["warm"].append(start(display_name, kept[label], repo))
+
+
 def run(before: Path | None = None, runs: int = RUNS, compare: bool = True) -> dict[str, Any]:
     load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
         earlier = stack.enter_context(before_checkout(before)) if compare else None
         checkouts = {f"before ({BEFORE_REVISION})": earlier} if earlier else {}
         checkouts["after"] = REPO
-        imports = {label: import_costs(repo) for label, repo in checkouts.items()}
+        imports = import_costs(checkouts)
         print_imports(imports)
         series: dict[str, dict[str, list[dict[str, float]]]] = {
             label: {"cold": [], "warm": []} for label in checkouts
         }
-        display_name = stack.enter_context(display())
-        kept = {
-            label: Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aegis-bench-")))
-            for label in checkouts
-        }
-        for repo in checkouts.values():
-            start(display_name, repo=repo)  # warm-up: OS file cache, ~/.flet client unpacked
-        for _ in range(runs):  # alternating, so a change in the machine's load hits both
-            for label, repo in checkouts.items():
-                series[label]["cold"].append(start(display_name, repo=repo))
-        for label, repo in checkouts.items():
-            start(display_name, kept[label], repo)  # creates and migrates the kept database
-        for _ in range(runs):
-            for label, repo in checkouts.items():
-                series[label]["warm"].append(start(display_name, kept[label], repo))
+        if runs:
+            launch_series(stack, checkouts, runs, series)
     load_after = os.getloadavg()
-    print_series(series, runs)
+    if runs:
+        print_series(series, runs)
     print(
         f"load average (1, 5, 15 min) before {tuple(round(x, 2) for x in load_before)}, "
         f"after {tuple(round(x, 2) for x in load_after)}, on {os.cpu_count()} CPUs"
@@ -399,6 +434,7 @@ def run(before: Path | None = None, runs: int = RUNS, compare: bool = True) -> d
         label: {
             kind: {key: round(statistics.median(r[key] for r in kinds[kind]), 3) for key in KEYS}
             for kind in kinds
+            if kinds[kind]
         }
         for label, kinds in series.items()
     }
@@ -416,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--before", type=Path, help="a checkout of the earlier Aegis")
     parser.add_argument("--no-before", action="store_true", help="measure this checkout only")
-    parser.add_argument("--runs", type=int, default=RUNS, help="launches per series")
+    parser.add_argument(
+        "--runs", type=int, default=RUNS, help="launches per series (0: the imports only)"
+    )
     parser.add_argument("--json", type=Path, help="write the figures there too")
     args = parser.parse_args(argv)
     figures = run(args.before, args.runs, compare=not args.no_before)
