@@ -9,10 +9,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import flet as ft
 
 from aegis_app.api_client import SESSION_ENDED
-from aegis_app.state import SessionState
+from aegis_app.state import CurrentUser, SessionState
 from aegis_app.views.base import BaseView
 from aegis_app.views.registry import ROUTE_TO_VIEW, NotAllowedView, NotFoundView, SignInView
-from aegis_app.views.shell import is_narrow
+from aegis_app.views.shell import Shell, bare_page, is_narrow
 
 log = logging.getLogger("aegis.routing")
 
@@ -59,7 +59,8 @@ class Router:
         self.routes = routes if routes is not None else ROUTE_TO_VIEW
         self.current: BaseView | None = None
         self.current_route = ""
-        self._framed_narrow = False
+        self.shell: Shell | None = None
+        """The signed-in frame, built once per signed-in user of this session."""
         self._sign_in_pending = False
 
     async def go(self, route: str) -> None:
@@ -120,30 +121,49 @@ class Router:
         self.current = view
         self.current_route = route
         self._sign_in_pending = False
-        self._framed_narrow = is_narrow(self.page)
         self.page.title = f"{view.title} · Aegis"
-        self.page.views.clear()
-        self.page.views.append(view.build_page(route))
-        self.page.update()
+        user = self.state.user
+        if view.requires_auth and user is not None:
+            shell = self._shell_for(user)
+            shell.place(view)
+            if self.page.views[:] == [shell.view]:
+                self.page.update()  # the title; the isolated shell is left out
+                shell.send_navigation()
+            else:
+                self.page.views[:] = [shell.view]
+                self.page.update()
+        else:
+            self.shell = None
+            self.page.views[:] = [bare_page(view, route)]
+            self.page.update()
         await view.on_enter(params)
         view.refresh_ui()
         await self.state.cookie_store.after_navigation(route)
+
+    def _shell_for(self, user: CurrentUser) -> Shell:
+        if self.shell is None or self.shell.user_id != user.id:
+            entries = [
+                cls
+                for cls in self.routes.values()
+                if cls.in_navigation and (not cls.admin_only or user.is_admin)
+            ]
+            self.shell = Shell(
+                user, entries, navigate=self.go, sign_out=self.sign_out, narrow=is_narrow(self.page)
+            )
+        return self.shell
 
     async def after_sign_in(self, params: dict[str, str]) -> None:
         await self.go(safe_next(params))
 
     async def on_resize(self, _: ft.PageResizeEvent) -> None:
-        """Re-frame the current view when the window crosses the narrow breakpoint."""
-        if is_narrow(self.page) != self._framed_narrow:
-            await self.reframe()
+        """Fold or unfold the navigation when the window crosses the narrow breakpoint."""
+        if self.shell is not None and is_narrow(self.page) != self.shell.narrow:
+            self.shell.set_narrow(is_narrow(self.page))
 
-    async def reframe(self) -> None:
-        """Rebuild the shell around the current view (its own controls are kept)."""
-        if self.current is None:
-            return
-        self._framed_narrow = is_narrow(self.page)
-        self.page.views[:] = [self.current.build_page(self.current_route)]
-        self.page.update()
+    def show_user(self) -> None:
+        """The signed-in user's name or role changed: say so in the top bar."""
+        if self.shell is not None and self.state.user is not None:
+            self.shell.show_user(self.state.user)
 
     async def sign_out(self) -> None:
         await self.state.sign_out()

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import flet as ft
 
 from aegis_app.api_client import APIError
-from aegis_app.views.shell import frame
 
 if TYPE_CHECKING:
     from aegis_app.routing import Router
@@ -57,10 +56,6 @@ class BaseView:
 
     def build(self) -> ft.Control:
         raise NotImplementedError
-
-    def build_page(self, route: str) -> ft.View:
-        """The whole page: signed-in views get the app shell around them."""
-        return frame(self, route)
 
     async def on_enter(self, params: dict[str, str]) -> None:
         """Called once after the view is shown; load its data here."""
@@ -128,8 +123,9 @@ class BaseView:
         return result
 
     def refresh_ui(self) -> None:
-        """Push changes made outside an event handler (handlers update on return)."""
+        """Push this view's changes made outside an event handler (handlers update on
+        return). Only the view's own controls are diffed, not the shell around them."""
         try:
-            self.page.update()
+            self.body.update()
         except RuntimeError:
-            log.debug("page gone before update")
+            log.debug("view not on the page (left, or the client is away)")

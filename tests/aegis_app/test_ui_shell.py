@@ -7,6 +7,7 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
+from flet.controls.object_patch import DiffBuilder
 from pilot import Pilot
 from ui_support import PASSWORD, Backend, MakePilot
 
@@ -109,8 +110,7 @@ async def test_the_rail_marks_the_current_page_and_navigates(signed_in_pilot: Pi
     assert isinstance(pilot.view, AuditView)
     assert pilot.route == "/audit"
     assert pilot.pushed_routes == ["/audit"]
-    new_rail = rail(pilot)
-    assert new_rail is not None and new_rail.selected_index == 3
+    assert rail(pilot) is navigation and navigation.selected_index == 3, "the same rail"
 
 
 @pytest.mark.parametrize(
@@ -208,9 +208,8 @@ async def test_the_menu_navigates(signed_in_pilot: Pilot) -> None:
     assert pilot.route == "/settings"
     assert menu_labels(pilot) == ADMIN_ENTRIES, "a page entered while narrow is framed narrow"
     assert rail(pilot) is None
-    new_menu = menu(pilot)
-    assert new_menu is not None
-    assert [item.content for item in new_menu.items if item.checked] == ["Settings"]
+    assert menu(pilot) is button, "the same menu"
+    assert [item.content for item in button.items if item.checked] == ["Settings"]
 
 
 async def test_a_viewers_menu_has_no_admin_pages(viewer: Pilot) -> None:
@@ -218,17 +217,64 @@ async def test_a_viewers_menu_has_no_admin_pages(viewer: Pilot) -> None:
     assert menu_labels(viewer) == VIEWER_ENTRIES
 
 
-async def test_resizing_on_the_same_side_keeps_the_frame(signed_in_pilot: Pilot) -> None:
+async def test_resizing_toggles_the_navigation_and_never_rebuilds_the_frame(
+    signed_in_pilot: Pilot,
+) -> None:
     pilot = signed_in_pilot
     (framed,) = pilot.page.views
+    wide_rail = rail(pilot)
     await resize(pilot, 1000)
     await resize(pilot, NARROW_BELOW)  # the breakpoint itself is still wide
-    assert pilot.page.views[0] is framed, "no re-frame while staying wide"
     await resize(pilot, 500)
-    (narrow,) = pilot.page.views
-    assert narrow is not framed
+    assert rail(pilot) is None and menu(pilot) is not None
     await resize(pilot, 360)
-    assert pilot.page.views[0] is narrow, "no re-frame while staying narrow"
+    await resize(pilot, 1200)
+    assert pilot.page.views == [framed], "one frame for the whole session"
+    assert rail(pilot) is wide_rail, "the same rail, shown again"
+
+
+async def test_a_rail_click_diffs_the_new_content_and_the_rail_not_the_top_bar(
+    signed_in_pilot: Pilot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pilot = signed_in_pilot
+    navigation = rail(pilot)
+    assert navigation is not None
+    (framed,) = pilot.page.views
+    top_bar = framed.appbar
+    assert top_bar is not None
+    visited: list[object] = []
+    compare = DiffBuilder._compare_dataclasses
+
+    def counting(self: DiffBuilder, parent: Any, path: Any, src: Any, dst: Any, frozen: Any) -> Any:
+        visited.append(dst)
+        return compare(self, parent, path, src, dst, frozen)
+
+    monkeypatch.setattr(DiffBuilder, "_compare_dataclasses", counting)
+    pilot.conn.update_props(navigation._i, {"selected_index": 1})
+    pilot.conn.event(navigation._i, "change", 1)
+    await pilot.wait_idle()
+    assert isinstance(pilot.view, SessionsView)
+    assert pilot.page.views == [framed] and framed.appbar is top_bar, "the same shell"
+    assert navigation in visited, "the rail's selection is sent"
+    assert pilot.view.body in visited, "the new content is sent"
+    # Entered and left at once (isolated parent) does not count: the top bar's own
+    # controls are what a re-diff would visit. The menu is sent: its ticks moved.
+    menu_button = menu(pilot) or framed.appbar.leading
+    skipped = {id(c) for c in [menu_button, *_subtree(menu_button)]}
+    top_bar_controls = [c for c in _subtree(top_bar) if id(c) not in skipped]
+    assert any(isinstance(c, ft.OutlinedButton) for c in top_bar_controls)
+    rediffed = [c for c in visited if any(c is t for t in top_bar_controls)]
+    assert not rediffed, f"the top bar was re-diffed: {[type(c).__name__ for c in rediffed]}"
+
+
+def _subtree(control: ft.BaseControl) -> list[ft.BaseControl]:
+    found: list[ft.BaseControl] = []
+    for name in ("content", "controls", "actions", "leading", "title"):
+        value = getattr(control, name, None)
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, ft.BaseControl):
+                found += [child, *_subtree(child)]
+    return found
 
 
 async def test_sign_in_pages_have_no_shell_at_any_width(pilot: Pilot) -> None:

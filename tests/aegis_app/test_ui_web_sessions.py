@@ -137,6 +137,7 @@ async def test_at_shutdown_every_session_stops_and_its_requests_finish_first(
             await answer(scope, receive, send)
 
         answer, transport.app = transport.app, held
+
         async def ask_who_am_i() -> None:
             await view.call_api(pilot.api.get("/auth/me"))
 
