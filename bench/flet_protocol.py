@@ -29,7 +29,8 @@ PAGE_ID = 1
 
 
 def pack(action: int, body: Any) -> bytes:
-    return msgpack.packb([action, body])
+    packed: bytes = msgpack.packb([action, body])
+    return packed
 
 
 def unpack(raw: bytes) -> list[Any]:
@@ -70,6 +71,8 @@ class FletClient:
         origin: str | None = None,
         local_address: str | None = None,
         keep_frames: bool = False,
+        count_mark: bytes = b"",
+        scan_types: tuple[str, ...] = ("NavigationRail",),
     ) -> None:
         self.url = url
         self.cookie = cookie
@@ -87,6 +90,12 @@ class FletClient:
         self.timing = False
         self.patches: asyncio.Queue[tuple[float, str, bytes]] = asyncio.Queue()
         self.patch_count = 0
+        self.count_mark = count_mark
+        self.mark_count = 0
+        """Patches that contained ``count_mark`` (e.g. the dashboard's "Updated ")."""
+        self.scan_types = scan_types
+        self.found: dict[str, dict[str, Any]] = {}
+        """The last serialized control seen of each type in ``scan_types``."""
         self.invokes: dict[str, int] = {}
         self.rail: dict[str, Any] | None = None
         self.route = "/"
@@ -161,13 +170,15 @@ class FletClient:
                 action, body = message[0], message[1]
                 if action == PATCH:
                     self.patch_count += 1
+                    if self.count_mark and self.count_mark in raw:
+                        self.mark_count += 1
                     if self.keep_frames:
                         self.frames.append(raw)
                     if self.timing:
                         self.patches.put_nowait((time.perf_counter(), self.route, raw))
                     if self.watch and self.watch in raw:
                         self.seen.set()
-                    if b"NavigationRail" in raw:
+                    if any(t.encode() in raw for t in self.scan_types):
                         self._scan(body)
                 elif action == INVOKE_METHOD:
                     await self._answer(body)
@@ -177,8 +188,10 @@ class FletClient:
             pass
 
     def _scan(self, node: Any) -> None:
-        for rail in find_controls(node, "NavigationRail"):
-            self.rail = rail
+        for type_name in self.scan_types:
+            for control in find_controls(node, type_name):
+                self.found[type_name] = control
+        self.rail = self.found.get("NavigationRail", self.rail)
 
     async def _answer(self, call: dict[str, Any]) -> None:
         name = str(call.get("name"))
@@ -209,6 +222,10 @@ class FletClient:
         rail_id = self.rail["_i"]
         await self.ws.send(pack(UPDATE_PROPS, {"id": rail_id, "props": {"selected_index": index}}))
         await self.ws.send(pack(EVENT, {"target": rail_id, "name": "change", "data": index}))
+
+    async def click(self, control_id: int) -> None:
+        """Click a button, as the Dart client reports it."""
+        await self.ws.send(pack(EVENT, {"target": control_id, "name": "click", "data": None}))
 
     def has_seen(self, text: bytes) -> bool:
         """With ``keep_frames``: whether the page ever contained ``text``."""
