@@ -53,6 +53,14 @@ async def run_live_hub(app: FastAPI) -> AsyncIterator[None]:
             await task
 
 
+def end_live_streams(app: FastAPI) -> None:
+    """For a server about to stop: end the live feed's streams now, so that the graceful
+    shutdown (which waits for every open response) does not wait on them."""
+    hub = getattr(app.state, "live_hub", None)
+    if hub is not None:
+        hub.close()
+
+
 def resolve_allowed_hosts(settings: Settings, given: HostAllowlist | None) -> HostAllowlist:
     if given is not None:
         return given

@@ -37,7 +37,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import time
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 import uvicorn
@@ -117,10 +119,24 @@ class DrainGate:
 class DrainingServer(uvicorn.Server):
     """Uvicorn, with the drain above between a SIGTERM and its graceful shutdown."""
 
-    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        drain: Drain,
+        *,
+        before_shutdown: Sequence[Callable[[], None]] = (),
+    ) -> None:
         super().__init__(config)
         self.drain = drain
+        self.before_shutdown = before_shutdown
+        """Run as the graceful shutdown begins: endless responses (the live feed) end,
+        since uvicorn waits for every open response before it stops."""
         self._announced = False
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for hook in self.before_shutdown:
+            hook()
+        await super().shutdown(sockets=sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler: only flags here; on_tick acts on them.

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from urllib.parse import quote
 
 import flet as ft
@@ -38,7 +39,7 @@ from aegis_app.target import API_TIMEOUT, AdmitEveryone, Target
 from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings, server_settings
 from backend.core.hosts import WILDCARD_ADDRESSES, HostAllowlist
 from backend.core.logging import configure_logging
-from backend.main import create_api
+from backend.main import create_api, end_live_streams
 
 log = logging.getLogger("aegis.web")
 
@@ -216,7 +217,7 @@ def serve(
         timeout_graceful_shutdown=timeout_graceful_shutdown,
         log_config=None,
     )
-    server = DrainingServer(config, drain)
+    server = DrainingServer(config, drain, before_shutdown=[partial(end_live_streams, app)])
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run does
         server.run()
     if not server.started:  # the port was taken, or the lifespan failed: said in the log

@@ -55,6 +55,8 @@ class Subscription:
 
     session_id: str
     choice: Choice
+    revoked: bool = False
+    """Ended because its sign-in session ended (not because the server is stopping)."""
     served: bool = False
     """Has had a reading (or a problem) delivered since it subscribed."""
     _pending: bytes | None = None
@@ -136,12 +138,14 @@ class LiveHub:
         self._subscriptions.discard(subscription)
 
     async def stream(self, subscription: Subscription, ended: bytes) -> AsyncIterator[bytes]:
-        """The subscription's payloads; ``ended`` last when the hub ended it (not when
-        the reader went away). Unsubscribes however it stops."""
+        """The subscription's payloads, then ``ended`` if its sign-in session ended; a
+        stopping server just closes it (the reader comes back later, still signed in).
+        Unsubscribes however it stops."""
         try:
             while (payload := await subscription.next()) is not None:
                 yield payload
-            yield ended
+            if subscription.revoked:
+                yield ended
         finally:
             self.unsubscribe(subscription)
 
@@ -203,6 +207,7 @@ class LiveHub:
                 continue  # left while we computed
             if subscription.session_id not in batch.live_sessions:
                 self._subscriptions.discard(subscription)
+                subscription.revoked = True
                 subscription.end()
                 continue
             reading = batch.readings.get(subscription.choice)

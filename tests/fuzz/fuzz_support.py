@@ -56,6 +56,7 @@ class ServedApp:
     base_url: str
     data_dir: Path
     log_path: Path
+    process: subprocess.Popen[bytes] | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -89,6 +90,7 @@ def aegis_serve(tmp_path: Path, **environment: str) -> Iterator[ServedApp]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        served.process = process
         try:
             _wait_healthy(process, served)
             yield served
