@@ -38,7 +38,7 @@ from typing import Any
 
 from bench.session_load import say
 
-CENSUS_SESSIONS = 4
+CENSUS_SESSIONS = 6
 SNAPSHOT_TIMEOUT_SECONDS = 120.0
 OPEN_TIMEOUT_SECONDS = 180.0
 """Tracing every allocation with its traceback makes the server several times slower."""

@@ -64,9 +64,16 @@ class ServerProcess:
     """A server in a subprocess, ready once ``ready_path`` answers 200; always stopped."""
 
     def __init__(
-        self, command: list[str], *, env: dict[str, str] | None = None, log: Path, port: int
+        self,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log: Path,
+        port: int,
+        cwd: Path | None = None,
     ) -> None:
         self.command = command
+        self.cwd = cwd
         self.env = env
         self.log_path = log
         self.port = port
@@ -80,6 +87,7 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 self.command,
                 env=self.env,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -154,7 +162,7 @@ class FletTabs:
         url: str,
         *,
         ready: bytes,
-        click: Callable[[FletClient, int], Awaitable[float | None]],
+        click: Callable[[FletClient, int], Awaitable[float | tuple[float, float] | None]],
         cookie: str | None = None,
         origin: str | None = None,
         scan_types: tuple[str, ...] = ("NavigationRail",),
@@ -212,6 +220,7 @@ class FletTabs:
 
     async def clicks(self, n: int, budget: float = 25.0) -> dict[str, Any]:
         times: list[float] = []
+        loaded: list[float] = []
         timeouts = 0
         deadline = time.perf_counter() + budget
         for i in range(n):
@@ -221,8 +230,11 @@ class FletTabs:
             if ms is None:
                 timeouts += 1
                 break
+            if isinstance(ms, tuple):  # (first patch, the new view's data shown)
+                ms, shown = ms
+                loaded.append(shown)
             times.append(ms)
-        return {"ms": times, "timeouts": timeouts}
+        return {"ms": times, "loaded_ms": loaded, "timeouts": timeouts}
 
     async def close(self) -> None:
         await asyncio.gather(*(t.close() for t in self.tabs), return_exceptions=True)
@@ -344,6 +356,9 @@ async def climb(
         result["quiet_click_p50_ms"] = statistics.median(quiet["ms"])
         result["quiet_click_p99_ms"] = percentile(quiet["ms"], 99)
         result["quiet_clicks"] = len(quiet["ms"])
+    if quiet.get("loaded_ms"):
+        result["quiet_loaded_p50_ms"] = statistics.median(quiet["loaded_ms"])
+        result["quiet_loaded_p99_ms"] = percentile(quiet["loaded_ms"], 99)
     opened, spent = 0, 0.0
     for target in steps:
         want = target - opened
@@ -393,6 +408,9 @@ async def climb(
         if step_clicks["ms"]:
             step["click_p50_ms"] = statistics.median(step_clicks["ms"])
             step["click_p99_ms"] = percentile(step_clicks["ms"], 99)
+        if step_clicks.get("loaded_ms"):
+            step["loaded_p50_ms"] = statistics.median(step_clicks["loaded_ms"])
+            step["loaded_p99_ms"] = percentile(step_clicks["loaded_ms"], 99)
         step["clicks"] = len(step_clicks["ms"])
         step["click_timeouts"] = step_clicks["timeouts"]
         result["steps"].append(step)

@@ -16,7 +16,10 @@
    venv) and the web-session section of docs/performance.md.
 
 ``AEGIS_BENCH_SOURCE=<git ref>`` measures that commit's Aegis instead of the work tree
-(``git archive`` into ``bench/.work``); ``AEGIS_BENCH_QUICK=1`` runs small steps only.
+(``git archive`` into ``bench/.work``); ``AEGIS_BENCH_BEFORE=<git ref>`` measures an
+earlier commit too (100 sessions), e.g. ``1ccaffa``, main before issue 10 (with
+``AEGIS_BENCH_BEFORE_REUSE=1``, its figures from an earlier run, said so);
+``AEGIS_BENCH_QUICK=1`` runs small steps only.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ if os.environ.get("AEGIS_BENCH_STEPS"):  # e.g. "100,250" for a slow earlier com
     AEGIS_STEPS = [int(n) for n in os.environ["AEGIS_BENCH_STEPS"].split(",")]
 PEER_STEPS = [20, 50] if QUICK else [100, 250, 500]
 LINECHART_STEPS = [20] if QUICK else [50]
+BEFORE_STEPS = [20] if QUICK else [100]
+"""``AEGIS_BENCH_BEFORE=<ref>`` also measures that commit's Aegis, this far (it is slow)."""
 AEGIS_OPEN_BUDGET_SECONDS = 60.0 if QUICK else 300.0
 """Aegis's steps stop once opening has taken this long in all (the 1,000 may not fit)."""
 QUIET_CLICKS = 200
@@ -59,9 +64,9 @@ READY_MARK = b"Updated "  # the dashboard's "Updated HH:MM:SS": shown and loaded
 SESSIONS_MARK = b"This session"  # the Sessions view's own row: loaded
 
 
-def aegis_source() -> tuple[Path | None, str]:
+def aegis_source(ref: str | None = None) -> tuple[Path | None, str]:
     """Where the measured Aegis comes from: (PYTHONPATH entry or None, description)."""
-    ref = os.environ.get("AEGIS_BENCH_SOURCE")
+    ref = ref or os.environ.get("AEGIS_BENCH_SOURCE")
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", ref or "HEAD"],
         capture_output=True,
@@ -105,7 +110,11 @@ class AegisServer(ServerProcess):
             env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(":")
         command = [sys.executable, "-m", "aegis_app.cli", "serve"]
         command += ["--host", "127.0.0.1", "--port", str(port)]
-        super().__init__(command, env=env, log=self.data_dir / "serve.out", port=port)
+        # Not the repository as the working directory: ``-m`` would put it first on
+        # sys.path, ahead of PYTHONPATH, and import the work tree instead of ``source``.
+        super().__init__(
+            command, env=env, log=self.data_dir / "serve.out", port=port, cwd=self.data_dir
+        )
         self.token = ""
 
     def stop(self) -> None:
@@ -163,13 +172,14 @@ class AegisServer(ServerProcess):
         )
 
 
-async def click_rail(tab: FletClient, i: int) -> float | None:
-    """Sessions, then Dashboard, on the rail: ms from the click to its first patch.
+async def click_rail(tab: FletClient, i: int) -> tuple[float, float] | None:
+    """Sessions, then Dashboard, on the rail: ms to the first patch, and to the new view
+    with its data ("This session" / "Updated ...").
 
-    The first patch is the first one after the click that belongs to the new view (the
-    server pushed its route, or the patch carries the view's text); a refresh of the
-    old view arriving meanwhile does not count. Then it waits for the view's data so
-    the next click starts from a loaded view.
+    The first patch is the first the server sends after the click, whatever it carries
+    (the rail, the new content, or the route): only a refresh of the dashboard being
+    left does not count. The click is then complete once the new view's data is shown,
+    so that the next click starts from a loaded view.
     """
     labels = tab.rail_labels()
     targets = [("/sessions", "Sessions", SESSIONS_MARK), ("/", "Dashboard", READY_MARK)]
@@ -183,21 +193,20 @@ async def click_rail(tab: FletClient, i: int) -> float | None:
         first: float | None = None
         while True:
             try:
-                at, at_route, raw = await asyncio.wait_for(tab.patches.get(), 10)
+                at, _route, raw = await asyncio.wait_for(tab.patches.get(), 10)
             except TimeoutError:
-                break
-            if at_route != route and mark not in raw:
-                continue
-            if first is None:
+                return None
+            if first is None and not (route == "/sessions" and READY_MARK in raw):
                 first = at
             if mark in raw:
                 break
-        return None if first is None else (first - started) * 1000
+        assert first is not None  # the patch with the mark counts
+        return (first - started) * 1000, (at - started) * 1000
     finally:
         tab.timing = False
 
 
-async def measure_aegis(source: Path | None) -> dict[str, Any]:
+async def measure_aegis(source: Path | None, steps: list[int] | None = None) -> dict[str, Any]:
     server = AegisServer(source)
     tabs: FletTabs | None = None
     try:
@@ -209,7 +218,7 @@ async def measure_aegis(source: Path | None) -> dict[str, Any]:
             "Aegis",
             server,
             tabs,
-            AEGIS_STEPS,
+            steps or AEGIS_STEPS,
             live_seconds=LIVE_SECONDS,
             clicks=STEP_CLICKS,
             quiet_clicks=QUIET_CLICKS,
@@ -240,6 +249,20 @@ def run(write_docs: bool = True) -> dict[str, Any]:
     print(f"web sessions: Aegis from the {described}; load average {figures['load_before']}")
     figures["peers"] = peer_sessions.run_peers(PEER_STEPS, LINECHART_STEPS, LIVE_SECONDS)
     figures["aegis"] = asyncio.run(measure_aegis(source))
+    before = os.environ.get("AEGIS_BENCH_BEFORE")  # e.g. 1ccaffa, main before issue 10
+    if before:
+        before_source, before_described = aegis_source(before)
+        kept = WORK / f"before-{before_described.replace(' ', '-')}.json"
+        if os.environ.get("AEGIS_BENCH_BEFORE_REUSE") == "1" and kept.exists():
+            # The earlier commit does not change: its figures from an earlier run today.
+            figures["before"] = json.loads(kept.read_text())
+            say(f"Aegis before: the {before_described}, as measured at {figures['before']['at']}")
+        else:
+            say(f"Aegis before: the {before_described}, {BEFORE_STEPS} sessions")
+            figures["before"] = asyncio.run(measure_aegis(before_source, BEFORE_STEPS))
+            figures["before"]["aegis_source"] = before_described
+            figures["before"]["at"] = time.strftime("%Y-%m-%d %H:%M")
+            kept.write_text(json.dumps(figures["before"], indent=1) + "\n")
     figures["census"] = asyncio.run(heap_census.measure(source))
     figures["load_after"] = load_average()
     figures["minutes"] = (time.perf_counter() - started) / 60

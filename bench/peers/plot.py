@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter
 FORMAT = sys.argv[3] if len(sys.argv) > 3 else "svg"
 SERIES = [
     ("aegis", "Aegis dashboard", "#3949ab", "o"),
+    ("before", "Aegis before issue 10", "#9fa8da", "D"),
     ("nicegui", "NiceGUI 3.18", "#2e7d32", "s"),
     ("flet_image", "bare Flet, shared chart images", "#757575", "^"),
     ("flet_linechart", "bare Flet, LineChart controls", "#bdbdbd", "v"),
@@ -28,7 +29,9 @@ SERIES = [
 
 
 def result(figures: dict[str, Any], key: str) -> dict[str, Any]:
-    found: dict[str, Any] = figures["aegis"] if key == "aegis" else figures["peers"].get(key, {})
+    found: dict[str, Any] = (
+        figures.get(key) or {} if key in ("aegis", "before") else figures["peers"].get(key, {})
+    )
     return found
 
 
@@ -57,6 +60,8 @@ def memory(figures: dict[str, Any], out: Path) -> None:
             ax.plot(xs, ys, marker=marker, color=color, label=label)
     ax.axhline(256, color="#c62828", linestyle="--", linewidth=1, label="goal: 256 KiB")
     style(ax, "Server RSS per live session (1 h of chart history)", "KiB per session")
+    ax.set_yticks([100, 200, 500, 1000, 2000, 5000])
+    ax.set_xticks([100, 250, 500, 750, 1000])
     fig.tight_layout()
     fig.savefig(out / f"web-sessions-memory.{FORMAT}", dpi=110)
     plt.close(fig)
