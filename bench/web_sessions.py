@@ -256,6 +256,7 @@ def run(write_docs: bool = True) -> dict[str, Any]:
         if os.environ.get("AEGIS_BENCH_BEFORE_REUSE") == "1" and kept.exists():
             # The earlier commit does not change: its figures from an earlier run today.
             figures["before"] = json.loads(kept.read_text())
+            figures["before"]["reused"] = True
             say(f"Aegis before: the {before_described}, as measured at {figures['before']['at']}")
         else:
             say(f"Aegis before: the {before_described}, {BEFORE_STEPS} sessions")
