@@ -11,7 +11,8 @@ standard library's frames are skipped, except ``http.cookiejar``):
 
 * chart data: ``flet_charts``, or a line of ``aegis_app/views`` that mentions charts;
 * other controls and view state: the rest of ``aegis_app/views`` and ``flet.controls``;
-* Flet's diff snapshots: ``flet/controls/object_patch.py`` (what later diffs compare to);
+* Flet diff state: ``flet/controls/object_patch.py`` (patches, and what later diffs
+  compare to), except its ``__setattr__`` hook, which every control's attribute passes;
 * Flet session internals: ``flet.messaging``, ``flet_web``, msgpack, websockets, uvicorn;
 * HTTP client and cookie jar: httpx, httpcore, h11, ``http.cookiejar``, the API client;
 * session state: the rest of ``aegis_app`` (session state, routing, subscriptions);
@@ -49,7 +50,7 @@ KINDS = [
         "HTTP client and cookie jar",
         ("/httpx/", "/httpcore/", "/h11/", "/http/cookiejar.py", "/aegis_app/api_client.py"),
     ),
-    ("Flet diff snapshots", ("/flet/controls/object_patch.py",)),
+    ("Flet diff state", ("/flet/controls/object_patch.py",)),
     (
         "Flet session internals",
         (
@@ -75,6 +76,10 @@ def kind_of_frame(filename: str, lineno: int) -> str | None:
         and not filename.endswith("http/cookiejar.py")
     ):
         return None  # the standard library and generated code: look further out
+    if filename.endswith("/flet/controls/object_patch.py") and (
+        "object.__setattr__" in linecache.getline(filename, lineno)
+    ):
+        return None  # Flet's attribute hook on every control: the caller is what counts
     if "/aegis_app/views/" in filename and (
         "chart" in Path(filename).name or "chart" in linecache.getline(filename, lineno).lower()
     ):
@@ -85,12 +90,25 @@ def kind_of_frame(filename: str, lineno: int) -> str | None:
     return "other"
 
 
-def kind_of(traceback: tracemalloc.Traceback) -> str:
+def kind_of(traceback: tracemalloc.Traceback) -> tuple[str, str]:
+    """The allocation's kind, and the line that decided it (``package/file.py:line``)."""
     for frame in reversed(traceback):  # the innermost frame is the last
         kind = kind_of_frame(frame.filename, frame.lineno)
         if kind is not None:
-            return kind
-    return "other"
+            return kind, short_site(frame.filename, frame.lineno)
+    return "other", "-"
+
+
+def short_site(filename: str, lineno: int) -> str:
+    marker = "site-packages/"
+    if marker in filename:
+        filename = filename.split(marker, 1)[1]
+    else:
+        for top in ("/aegis_app/", "/backend/"):
+            if top in filename:
+                filename = top[1:] + filename.split(top, 1)[1]
+                break
+    return f"{filename}:{lineno}"
 
 
 async def wait_for_file(path: Path, server: Any) -> None:
@@ -147,9 +165,11 @@ async def measure(source: Path | None) -> dict[str, Any]:
         after = await snapshot(server, out, 1)
         say("census: sorting the allocations")
         kinds: dict[str, float] = {}
+        sites: dict[str, float] = {}
         for stat in after.compare_to(before, "traceback"):
-            kind = kind_of(stat.traceback)
+            kind, site = kind_of(stat.traceback)
             kinds[kind] = kinds.get(kind, 0.0) + stat.size_diff / 1024 / n
+            sites[site] = sites.get(site, 0.0) + stat.size_diff / 1024 / n
         counts_before, counts_after = object_counts(out, 0), object_counts(out, 1)
         per_session = {
             name: (count - counts_before.get(name, 0)) / n
@@ -169,6 +189,7 @@ async def measure(source: Path | None) -> dict[str, Any]:
             "rss_kib_per_session_while_tracing": rss / n,
             "flet_objects_per_session": controls,
             "top_objects_per_session": top,
+            "top_sites_kib_per_session": sorted(sites.items(), key=lambda kv: -kv[1])[:10],
         }
     except BaseException:
         print(server.log_tail(), file=sys.stderr)

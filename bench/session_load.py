@@ -219,7 +219,7 @@ class FletTabs:
         """Tabs whose connection the server closed."""
         return sum(t.reader is not None and t.reader.done() for t in self.tabs)
 
-    async def clicks(self, n: int, budget: float = 25.0) -> dict[str, Any]:
+    async def clicks(self, n: int, budget: float = 15.0) -> dict[str, Any]:
         times: list[float] = []
         loaded: list[float] = []
         timeouts = 0
@@ -370,7 +370,7 @@ async def climb(
             result["stopped"] = f"opening budget of {open_budget:.0f} s spent"
             break
         say(f"{name}: opening {want} more tabs (to {target})")
-        answer = {"opened": 0, "failed": 0, "elapsed": 0.0, "error": None}
+        answer: dict[str, Any] = {"opened": 0, "failed": 0, "elapsed": 0.0, "error": None}
         while want > answer["opened"] + answer["failed"]:
             # In batches, so that a saturated server cannot hold a step for long.
             batch = await tabs.open(min(OPEN_BATCH, want - answer["opened"] - answer["failed"]))

@@ -269,6 +269,9 @@ def print_figures(figures: dict[str, Any]) -> None:
     for kind, kib in census_rows(figures):
         print(f"    {kind:<32} {kib:>8}")
     print(f"    Flet objects per session: {fmt(census.get('flet_objects_per_session'), '.0f')}")
+    print("    the lines that allocated the most, KiB per session:")
+    for site, kib in census.get("top_sites_kib_per_session", []):
+        print(f"      {kib:7.1f}  {site}")
 
 
 def table(header: list[str], rows: Sequence[Sequence[str]]) -> str:
@@ -283,6 +286,9 @@ def write_section(figures: dict[str, Any]) -> None:
         f"{name.rsplit('.', 1)[-1]} {count:.0f}"
         for name, count in census.get("top_objects_per_session", [])[:8]
     )
+    sites = [
+        (f"`{site}`", f"{kib:.1f}") for site, kib in census.get("top_sites_kib_per_session", [])
+    ]
     section = f"""{SECTION}
 
 Measured {figures["date"]} on {machine()}, Aegis from the {figures["aegis_source"]};
@@ -353,7 +359,8 @@ and kept live for a refresh, and what the heap holds beyond the snapshot before 
 divided by the sessions. Each allocation is put in a kind by the innermost frame of its
 traceback that is not the standard library's: chart data (`flet_charts`, or a line of
 `aegis_app/views` about charts), other controls and view state (`aegis_app/views`,
-`flet.controls`), Flet's diff snapshots (`object_patch.py`), Flet session internals
+`flet.controls`), Flet's diff state (`object_patch.py`, except its `__setattr__` hook
+that every control attribute passes through), Flet session internals
 (`flet.messaging`, `flet_web`, msgpack, websockets, uvicorn), the HTTP client and cookie
 jar (httpx, httpcore, h11, `http.cookiejar`, `aegis_app/api_client.py`), the rest of
 `aegis_app` (session state), and backend work (`backend`, SQLAlchemy, FastAPI,
@@ -363,7 +370,10 @@ Starlette, pydantic). Tracing makes the server several times slower, so these ar
 {table(["kind", "KiB per session"], census_rows(figures))}
 
 Flet objects held per session: {fmt(census.get("flet_objects_per_session"), ".0f")}
-(most: {top_objects}).
+(most: {top_objects}). The lines that allocated the most (innermost frame outside the
+standard library), KiB per session:
+
+{table(["line", "KiB per session"], sites)}
 """
     text = DOC.read_text()
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
