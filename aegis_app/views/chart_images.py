@@ -15,19 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-WIDTH, HEIGHT = 560, 170
-LEFT, RIGHT, TOP, BOTTOM = 46, 10, 10, 24
-"""The plot area's margins: room for the value labels on the left and the times below."""
+WIDTH, HEIGHT = 560, 200
+LEFT, RIGHT, TOP, BOTTOM = 46, 10, 40, 24
+"""The plot area's margins: the title and newest value above, the value labels on the
+left and the times below. Drawn in the image, they cost no controls."""
 
 
 @dataclass(frozen=True)
 class Palette:
+    heading: str
     text: str
     grid: str
 
 
-LIGHT = Palette(text="#44474f", grid="#c4c6d0")
-DARK = Palette(text="#c4c6d0", grid="#5b5e66")
+LIGHT = Palette(heading="#1b1b21", text="#44474f", grid="#c4c6d0")
+DARK = Palette(heading="#e4e1e9", text="#c4c6d0", grid="#5b5e66")
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ def draw_series(
         title=series.title,
         latest=latest,
         summary=summarise(series, values, span),
-        light_svg=_svg(samples, now, span, top, series.light_color, LIGHT),
-        dark_svg=_svg(samples, now, span, top, series.dark_color, DARK),
+        light_svg=_svg(series.title, latest, samples, now, span, top, series.light_color, LIGHT),
+        dark_svg=_svg(series.title, latest, samples, now, span, top, series.dark_color, DARK),
     )
 
 
@@ -103,6 +105,8 @@ def nice_ceiling(value: float) -> float:
 
 
 def _svg(
+    title: str,
+    latest: str,
     samples: Sequence[tuple[datetime, float]],
     now: datetime,
     span_minutes: float,
@@ -122,7 +126,11 @@ def _svg(
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">'
+        f'width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">',
+        f'<text x="0" y="18" font-size="15" font-weight="600" fill="{palette.heading}">'
+        f"{escape(title)}</text>",
+        f'<text x="{WIDTH}" y="20" text-anchor="end" font-size="20" font-weight="600" '
+        f'fill="{palette.heading}">{escape(latest)}</text>',
     ]
     for fraction in (0.0, 0.5, 1.0):
         y = bottom - plot_h * fraction

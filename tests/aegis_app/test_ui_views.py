@@ -122,7 +122,10 @@ async def test_dashboard_greets_the_user_and_shows_health(signed_in_pilot: Pilot
     assert isinstance(pilot.view, DashboardView)
     assert pilot.has_text("Welcome, Ada Lovelace")
     assert pilot.find_all(ft.Text, "Ada Lovelace"), "the top bar names the user"
-    await pilot.wait_for(lambda: bool(pilot.find_all(ft.Text, "Healthy")), timeout=10)
+    await pilot.wait_for(
+        lambda: any("Healthy" in (card.value or "") for card in pilot.find_all(ft.Markdown)),
+        timeout=10,
+    )
     assert not pilot.view.error_text.visible
 
 
