@@ -21,9 +21,11 @@ PASSWORD = "correct horse battery"
 
 
 def test_sigterm_closes_open_streams_without_signing_anyone_out(tmp_path: Path) -> None:
-    with aegis_serve(tmp_path, AEGIS_ALLOW_REGISTRATION="true") as served:
+    with (
+        aegis_serve(tmp_path, AEGIS_ALLOW_REGISTRATION="true") as served,
+        httpx.Client(base_url=served.base_url + API_PREFIX, timeout=30) as http,
+    ):
         assert served.process is not None
-        http = httpx.Client(base_url=served.base_url + API_PREFIX, timeout=30)
         signed_up = http.post(
             "/auth/register",
             json={"full_name": "Ada", "email": "ada@example.com", "password": PASSWORD},
