@@ -62,11 +62,22 @@ class Router:
         self.shell: Shell | None = None
         """The signed-in frame, built once per signed-in user of this session."""
         self._sign_in_pending = False
+        self._pushes = 0
+        """History entries asked of the client so far."""
 
     async def go(self, route: str) -> None:
+        """Show ``route`` now, then let the address bar follow.
+
+        The view is sent first and the history entry asked for after: waiting for the
+        client to confirm the new address first put a round trip before every click's
+        answer. The client's confirmation then finds the route already shown.
+        """
         if route == self.current_route:
             return
-        await self._push(route)
+        pushes = self._pushes
+        await self.show(route)
+        if self._pushes == pushes:  # show() redirected, and pushed that route itself
+            await self._push(self.current_route)
 
     async def _push(self, route: str) -> bool:
         """Ask the client for a history entry; it answers with a route-change event.
@@ -75,6 +86,7 @@ class Router:
         ``flet_web_patches``); one that stops answering is given up on after a while.
         Either way :meth:`on_reconnect` reconciles.
         """
+        self._pushes += 1
         try:
             await asyncio.wait_for(self.page.push_route(route), PUSH_ROUTE_TIMEOUT)
         except (TimeoutError, RuntimeError) as error:
