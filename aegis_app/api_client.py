@@ -151,6 +151,7 @@ class APIClient:
                         await self._session_ended(before)
                         return
                     yield event
+                    del event  # not held while the stream is quiet
         except httpx.TimeoutException as exc:
             raise APIError(0, TIMED_OUT) from exc
         except httpx.HTTPError as exc:
@@ -183,18 +184,28 @@ def _error_message(response: httpx.Response) -> str:
 
 async def _server_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerEvent]:
     """Split a byte stream into events (``event:`` and ``data:`` lines, a blank line
-    between events); chunks may cut an event anywhere."""
+    between events); chunks may cut an event anywhere.
+
+    Nothing of an event is kept while waiting for the next chunk: a reading is tens of
+    kilobytes, and every open dashboard waits here.
+    """
     buffer = b""
     async for chunk in chunks:
         buffer = buffer + chunk if buffer else chunk
         while (end := buffer.find(b"\n\n")) >= 0:
-            block, buffer = buffer[:end], buffer[end + 2 :]
-            name, data = "message", []
-            for line in block.split(b"\n"):
-                field, _, value = line.partition(b":")
-                value = value[1:] if value.startswith(b" ") else value
-                if field == b"event":
-                    name = value.decode()
-                elif field == b"data":
-                    data.append(value)
-            yield ServerEvent(name, b"\n".join(data))
+            event = _parse_event(buffer[:end])
+            buffer = buffer[end + 2 :]
+            yield event
+            del event
+
+
+def _parse_event(block: bytes) -> ServerEvent:
+    name, data = "message", []
+    for line in block.split(b"\n"):
+        field, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if field == b"event":
+            name = value.decode()
+        elif field == b"data":
+            data.append(value)
+    return ServerEvent(name, data[0] if len(data) == 1 else b"\n".join(data))

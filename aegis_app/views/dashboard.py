@@ -161,6 +161,7 @@ class DashboardView(BaseView):
             try:
                 async for event in self.state.api.events("/system/live", **query):
                     self._on_event(event.name, event.data)
+                    del event  # its bytes are not held while the stream is quiet
             except APIError as error:
                 if error.status == 401:
                     return  # the router has sent the user to sign in
