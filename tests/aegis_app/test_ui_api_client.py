@@ -206,3 +206,18 @@ async def test_a_backend_crash_through_the_web_target_is_a_500_in_words() -> Non
             await api.get("/boom")
     assert caught.value.status == 500
     assert caught.value.message == "Something went wrong on the server. Nothing was changed."
+
+
+async def test_server_events_are_split_wherever_the_chunks_cut_them() -> None:
+    """Over real HTTP (the desktop) an event can arrive in any number of pieces."""
+    from aegis_app.api_client import ServerEvent, _server_events
+
+    stream = b'event: reading\ndata: {"a": 1}\n\nevent: problem\ndata: one\ndata: two\n\n'
+    expected = [ServerEvent("reading", b'{"a": 1}'), ServerEvent("problem", b"one\ntwo")]
+    for size in (1, 2, 7, len(stream)):
+
+        async def chunks(size: int = size) -> AsyncIterator[bytes]:
+            for start in range(0, len(stream), size):
+                yield stream[start : start + size]
+
+        assert [event async for event in _server_events(chunks())] == expected, size
