@@ -370,8 +370,10 @@ Starlette, pydantic). Tracing makes the server several times slower, so these ar
 {table(["kind", "KiB per session"], census_rows(figures))}
 
 Flet objects held per session: {fmt(census.get("flet_objects_per_session"), ".0f")}
-(most: {top_objects}). The lines that allocated the most (innermost frame outside the
-standard library), KiB per session:
+(most: {top_objects}).
+
+The lines that allocated the most (innermost frame outside the standard library), KiB
+per session:
 
 {table(["line", "KiB per session"], sites)}
 """
