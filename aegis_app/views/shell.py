@@ -88,9 +88,11 @@ class Shell:
             # The tooltip alone leaves the button unnamed for screen readers on the web.
             icon=ft.Icon(ft.Icons.MENU, semantics_label="Menu"),
             tooltip="Menu",
-            items=[self._menu_item(cls) for cls in self.entries],
+            # Its entries are made when it is first shown: a wide window never needs them.
+            items=[],
             visible=narrow,
         )
+        self._selected: int | None = None
         self.rail = ft.NavigationRail(
             selected_index=None,
             label_type=ft.NavigationRailLabelType.ALL,
@@ -103,6 +105,8 @@ class Shell:
             visible=not narrow,
         )
         self.divider = ft.VerticalDivider(width=1, visible=not narrow)
+        if narrow:
+            self.menu.items = [self._menu_item(cls) for cls in self.entries]
         self.body_frame = ft.Container(padding=_padding(narrow))
         self.content = IsolatedColumn(
             expand=True, scroll=ft.ScrollMode.AUTO, controls=[self.body_frame]
@@ -110,7 +114,9 @@ class Shell:
         self.view = IsolatedView(
             route="/",
             appbar=ft.AppBar(
-                title=ft.Text("Aegis", weight=ft.FontWeight.BOLD),
+                title="Aegis",
+                title_text_style=ft.TextStyle(size=22, weight=ft.FontWeight.BOLD),
+                actions_padding=ft.Padding.only(right=12),
                 leading=ft.Row([self.brand, self.menu], alignment=ft.MainAxisAlignment.CENTER),
                 bgcolor=ft.Colors.SURFACE_CONTAINER,
                 actions=[
@@ -125,7 +131,6 @@ class Shell:
                     ft.OutlinedButton(
                         "Sign out", icon=ft.Icons.LOGOUT, on_click=self._sign_out_clicked
                     ),
-                    ft.Container(width=12),
                 ],
             ),
             padding=0,
@@ -143,9 +148,12 @@ class Shell:
         """Put ``view`` in the content area and mark it in the navigation (not sent yet)."""
         self.body_frame.content = view.body
         selected = next((i for i, cls in enumerate(self.entries) if isinstance(view, cls)), None)
-        self.rail.selected_index = selected
+        self._selected = self.rail.selected_index = selected
+        self._tick_menu()
+
+    def _tick_menu(self) -> None:
         for index, item in enumerate(self.menu.items):
-            item.checked = index == selected
+            item.checked = index == self._selected
 
     def send_navigation(self) -> None:
         """After :meth:`place` on a page already showing the shell: the new content and
@@ -159,6 +167,9 @@ class Shell:
         self.narrow = narrow
         self.brand.visible = self.rail.visible = self.divider.visible = not narrow
         self.menu.visible = narrow
+        if narrow and not self.menu.items:
+            self.menu.items = [self._menu_item(cls) for cls in self.entries]
+            self._tick_menu()
         self.body_frame.padding = _padding(narrow)
         self.view.update()
         self.content.update()
