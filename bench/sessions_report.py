@@ -339,7 +339,7 @@ did not open within 30 s.
 
 "Before" is issue 10's measurement of main before it (`1ccaffa`), taken with an
 earlier harness, 100 sessions each; after "here:" is the same commit measured by this
-harness{" in this run" if not (figures.get("before") or {}).get("reused") else ""}
+harness{" earlier that day" if (figures.get("before") or {}).get("reused") else " in this run"}
 (`AEGIS_BENCH_BEFORE=1ccaffa`), where given. A click figure of 9,999 ms or more means
 the server had not answered within the bench's 10 s wait.
 
