@@ -57,7 +57,6 @@ SERIES = (
 class ChartFigure:
     """One series drawn: the images in both palettes, and the same figures in words."""
 
-    title: str
     latest: str
     summary: str
     light_svg: bytes
@@ -74,7 +73,6 @@ def draw_series(
     span = min(float(window_minutes), max(1.0, oldest))
     latest = f"{values[-1]:.1f} {series.unit}" if values else "no data yet"
     return ChartFigure(
-        title=series.title,
         latest=latest,
         summary=summarise(series, values, span),
         light_svg=_svg(series.title, latest, samples, now, span, top, series.light_color, LIGHT),

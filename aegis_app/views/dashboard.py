@@ -302,7 +302,6 @@ class ChartCard:
     in words. Four controls, whatever the number of points."""
 
     def __init__(self, title: str) -> None:
-        self.title = title
         self.image = ft.Image(src=b"", fit=ft.BoxFit.CONTAIN, visible=False)
         self.summary = ft.Text(f"{title}: waiting for figures…", size=12)
         self.control = ft.Container(
