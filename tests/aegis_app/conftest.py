@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pilot import InMemorySessionCookieStore, Pilot, in_process_target
-from ui_support import Backend, MakeBackend, MakePilot
 
 from backend.core.config import Settings
 from backend.core.db import make_engine, migrate
 from backend.main import create_api
+from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from tests.aegis_app.ui_support import Backend, MakeBackend, MakePilot
 from tests.conftest import TEST_HOST
 
 IN_PROCESS_HOST = "aegis.internal"  # pilot.BASE_URL's host

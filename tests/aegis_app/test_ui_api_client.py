@@ -10,12 +10,12 @@ import flet as ft
 import httpx
 import pytest
 from fastapi import FastAPI
-from pilot import BASE_URL
-from ui_support import ADA, Backend
 
 from aegis_app.api_client import SESSION_ENDED, TIMED_OUT, UNREACHABLE, APIClient, APIError
 from aegis_app.launch.web import web_target
 from backend.api.errors import install_error_handlers
+from tests.aegis_app.pilot import BASE_URL
+from tests.aegis_app.ui_support import ADA, Backend
 
 
 class Recorder:

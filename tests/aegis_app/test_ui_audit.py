@@ -8,12 +8,12 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
-from pilot import Pilot
-from ui_support import ADA, PASSWORD, Backend, MakePilot
 
 from aegis_app.views.audit import ALL, PAGE_SIZE, AuditView
 from backend.core.config import API_PREFIX, SESSION_COOKIE
 from backend.models import AuditEvent, utcnow
+from tests.aegis_app.pilot import Pilot
+from tests.aegis_app.ui_support import ADA, PASSWORD, Backend, MakePilot
 
 BOB = {
     "email": "bob@example.com",

@@ -9,8 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import flet as ft
 import httpx
 import pytest
-from pilot import Pilot
-from ui_support import ADA, Backend
 
 from aegis_app.api_client import APIClient
 from aegis_app.launch.web import (
@@ -22,6 +20,8 @@ from aegis_app.launch.web import (
 from aegis_app.views.dashboard import DashboardView
 from aegis_app.views.sessions import SessionsView
 from backend.core.config import SESSION_COOKIE
+from tests.aegis_app.pilot import Pilot
+from tests.aegis_app.ui_support import ADA, Backend
 
 
 def test_load_returns_the_handshake_token_seen_at_construction() -> None:

@@ -15,8 +15,6 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
-from pilot import InMemorySessionCookieStore, Pilot, in_process_target
-from ui_support import Backend, MakeBackend, MakePilot
 
 from aegis_app.views.chart_images import SERIES
 from aegis_app.views.components import STATUS_STYLE
@@ -25,6 +23,8 @@ from aegis_app.views.live_figures import READINGS
 from aegis_app.views.sessions import SessionsView
 from backend.models import MetricSample, utcnow
 from backend.services.live_hub import LiveHub
+from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from tests.aegis_app.ui_support import Backend, MakeBackend, MakePilot
 
 WORDS = {word for _, _, word in STATUS_STYLE.values()}
 COMPONENTS = ["API", "Database", "Scheduler", "Host"]

@@ -8,14 +8,14 @@ from typing import Any
 
 import flet as ft
 import pytest
-from pilot import Pilot
-from ui_support import Backend, MakePilot
 
 from aegis_app.api_client import SESSION_ENDED
 from aegis_app.views.auth import SignInView
 from aegis_app.views.base import BaseView
 from aegis_app.views.registry import ROUTE_TO_VIEW
 from aegis_app.views.sessions import SessionsView
+from tests.aegis_app.pilot import Pilot
+from tests.aegis_app.ui_support import Backend, MakePilot
 
 
 class ProbeView(BaseView):

@@ -6,8 +6,6 @@ from typing import Any
 
 import flet as ft
 import pytest
-from pilot import Pilot
-from ui_support import PASSWORD, MakePilot
 
 from aegis_app.routing import safe_next, sign_in_route, split_route
 from aegis_app.views.auth import RegisterView, SignInView
@@ -15,6 +13,8 @@ from aegis_app.views.dashboard import DashboardView
 from aegis_app.views.not_found import NotFoundView
 from aegis_app.views.registry import ROUTE_TO_VIEW
 from aegis_app.views.sessions import SessionsView
+from tests.aegis_app.pilot import Pilot
+from tests.aegis_app.ui_support import PASSWORD, MakePilot
 
 
 def test_route_table_holds_every_page_under_its_own_route() -> None:

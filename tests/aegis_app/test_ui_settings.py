@@ -8,15 +8,15 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
-from keyring_stand_ins import PlaintextKeyring
-from pilot import InMemorySessionCookieStore, Pilot, in_process_target
-from ui_support import ADA, PASSWORD, Backend, MakePilot
 
 from aegis_app.launch.keyring_store import KeyringCookieStore
 from aegis_app.target import Target
 from aegis_app.theme import THEME_PREFERENCE_KEY
 from aegis_app.views.settings import SettingsView
 from backend.core.config import API_PREFIX
+from tests.aegis_app.keyring_stand_ins import PlaintextKeyring
+from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from tests.aegis_app.ui_support import ADA, PASSWORD, Backend, MakePilot
 
 NEW_PASSWORD = "a much better passphrase"
 

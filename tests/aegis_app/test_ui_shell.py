@@ -8,8 +8,6 @@ import flet as ft
 import httpx
 import pytest
 from flet.controls.object_patch import DiffBuilder
-from pilot import Pilot
-from ui_support import PASSWORD, Backend, MakePilot
 
 from aegis_app.views.audit import AuditView
 from aegis_app.views.dashboard import DashboardView
@@ -19,6 +17,8 @@ from aegis_app.views.settings import SettingsView
 from aegis_app.views.shell import NARROW_BELOW
 from aegis_app.views.users import UsersView
 from backend.core.config import API_PREFIX, SESSION_COOKIE
+from tests.aegis_app.pilot import Pilot
+from tests.aegis_app.ui_support import PASSWORD, Backend, MakePilot
 
 ADMIN_ENTRIES = ["Dashboard", "Sessions", "Users", "Audit log", "Settings"]
 VIEWER_ENTRIES = ["Dashboard", "Sessions", "Settings"]

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pilot import BASE_URL, InMemorySessionCookieStore
-from ui_support import ADA, Backend
 
 from aegis_app.api_client import UNREACHABLE, APIClient
 from aegis_app.state import SessionState
+from tests.aegis_app.pilot import BASE_URL, InMemorySessionCookieStore
+from tests.aegis_app.ui_support import ADA, Backend
 
 Ada = tuple[dict[str, Any], str]
 

@@ -7,14 +7,14 @@ from typing import Any
 import flet as ft
 import httpx
 import pytest
-from pilot import Pilot
-from ui_support import ADA, PASSWORD, Backend, MakePilot
 
 from aegis_app.views.users import PAGE_SIZE, UsersView
 from backend.core.config import API_PREFIX, SESSION_COOKIE
 from backend.core.security import hash_password
 from backend.models import User
 from backend.services.users import LAST_ADMIN
+from tests.aegis_app.pilot import Pilot
+from tests.aegis_app.ui_support import ADA, PASSWORD, Backend, MakePilot
 
 BOB = {
     "email": "bob@example.com",

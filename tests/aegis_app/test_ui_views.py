@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import flet as ft
-from pilot import InMemorySessionCookieStore, Pilot, in_process_target
-from ui_support import ADA, SAFARI_ON_MACOS, Backend, MakeBackend, MakePilot
 
 from aegis_app.views.auth import RegisterView, SignInView
 from aegis_app.views.dashboard import DashboardView
 from aegis_app.views.sessions import SessionsView
+from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from tests.aegis_app.ui_support import ADA, SAFARI_ON_MACOS, Backend, MakeBackend, MakePilot
 
 FIRST_ACCOUNT = "No account exists yet. Create the first one: it will be the admin."
 

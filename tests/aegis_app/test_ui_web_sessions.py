@@ -10,9 +10,7 @@ import asyncio
 import contextvars
 from typing import Any
 
-from pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from starlette.types import Receive, Scope, Send
-from ui_support import Backend, MakePilot
 
 from aegis_app.app import REFUSAL_KEY
 from aegis_app.launch.web import InProcessTransport
@@ -25,6 +23,8 @@ from aegis_app.launch.web_sessions import (
 )
 from aegis_app.target import Target
 from aegis_app.views.dashboard import DashboardView
+from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
+from tests.aegis_app.ui_support import Backend, MakePilot
 
 RULES = WebSessionRules()
 

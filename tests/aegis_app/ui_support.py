@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from pilot import BASE_URL, Pilot
 from sqlalchemy import delete
 
 from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings
 from backend.models import UserSession
+from tests.aegis_app.pilot import BASE_URL, Pilot
 
 PASSWORD = "correct horse battery"
 FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Firefox/128.0"

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Api, MakeApi
 
 from backend.core.config import Settings
 from backend.core.db import make_engine, migrate
 from backend.main import create_api
+from tests.backend.api_helpers import Api, MakeApi
 from tests.conftest import TEST_HOST
 from tests.postgres_cluster import PostgresCluster
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from api_helpers import API, PASSWORD, Api
 from sqlalchemy import select
 
 from backend.models import AuditEvent, User
+from tests.backend.api_helpers import API, PASSWORD, Api
 
 ADMIN = "admin@example.com"
 VIEWER = "viewer@example.com"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, PASSWORD, Api, MakeApi
-from dashboard_helpers import ADMIN, admin_and_viewer, audit_rows, detail
 
 from backend.services.devices import describe_device
+from tests.backend.api_helpers import API, PASSWORD, Api, MakeApi
+from tests.backend.dashboard_helpers import ADMIN, admin_and_viewer, audit_rows, detail
 
 ME = f"{API}/auth/me"
 PASSWORD_URL = f"{API}/auth/password"

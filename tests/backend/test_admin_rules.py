@@ -8,7 +8,6 @@ the database, not the stale objects. The live, parallel version is test_concurre
 from __future__ import annotations
 
 import pytest
-from api_helpers import Api
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,7 @@ from backend.core.security import hash_password
 from backend.models import Role, User
 from backend.services import users
 from backend.services.users import Actor
+from tests.backend.api_helpers import Api
 
 PASSWORD_HASH = hash_password("correct horse battery")
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, Api, FakeClock, MakeApi, cookie_token
-from dashboard_helpers import ADMIN, VIEWER, admin_and_viewer, audit_rows, create_user, user_id
 
 from backend.models import AuditEvent
 from backend.services import audit
 from backend.services.audit import KINDS, AuditKind
+from tests.backend.api_helpers import API, Api, FakeClock, MakeApi, cookie_token
+from tests.backend.dashboard_helpers import (
+    ADMIN,
+    VIEWER,
+    admin_and_viewer,
+    audit_rows,
+    create_user,
+    user_id,
+)
 
 AUDIT = f"{API}/audit"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import API, Api, MakeApi
-from dashboard_helpers import ADMIN, VIEWER, admin_and_viewer, detail, user_id
 
 from backend.api.bounds import SQL_INTEGER_MAX
 from backend.models import User
+from tests.backend.api_helpers import API, Api, MakeApi
+from tests.backend.dashboard_helpers import ADMIN, VIEWER, admin_and_viewer, detail, user_id
 from tests.postgres_cluster import PostgresCluster
 
 HUGE = "99999999999999999999"  # past 64 bits: both engines' drivers raised on it

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import LiveServer, in_parallel, live_server
 
 from backend.core.config import SESSION_COOKIE
 from backend.services.users import LAST_ADMIN
+from tests.backend.live_server import LiveServer, in_parallel, live_server
 
 ROUNDS = 20
 SIGN_UPS = 6

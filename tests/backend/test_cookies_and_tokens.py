@@ -7,7 +7,10 @@ import hashlib
 import secrets
 
 import pytest
-from api_helpers import (
+from sqlalchemy import select
+
+from backend.models import UserSession
+from tests.backend.api_helpers import (
     API,
     Api,
     MakeApi,
@@ -15,9 +18,6 @@ from api_helpers import (
     cookie_token,
     session_cookie,
 )
-from sqlalchemy import select
-
-from backend.models import UserSession
 
 
 @pytest.mark.parametrize(

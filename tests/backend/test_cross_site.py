@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, PASSWORD, Api, session_cookie
+
+from tests.backend.api_helpers import API, PASSWORD, Api, session_cookie
 
 ME = f"{API}/auth/me"
 LOGOUT = f"{API}/auth/logout"

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import LiveServer, in_parallel, live_server
-from postgres_faults import frozen, stop_fast
 
+from tests.backend.live_server import LiveServer, in_parallel, live_server
+from tests.backend.postgres_faults import frozen, stop_fast
 from tests.conftest import require_postgres
 from tests.postgres_cluster import PostgresCluster, postgres_cluster
 

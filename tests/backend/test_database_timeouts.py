@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from live_server import live_server
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
@@ -26,6 +25,7 @@ from backend.core.db import (
     make_engine,
 )
 from backend.services.scheduler import OUTAGE_RETRY_MAX_SECONDS, Job
+from tests.backend.live_server import live_server
 from tests.postgres_cluster import PostgresCluster
 
 PASSWORD = "correct horse battery"

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from api_helpers import API, Api, FakeClock, cookie_attributes, session_cookie
 from sqlalchemy import select
 
 from backend.models import AuditEvent, utcnow
 from backend.services.handoff import HANDOFF_TTL_SECONDS
+from tests.backend.api_helpers import API, Api, FakeClock, cookie_attributes, session_cookie
 
 HANDOFF = f"{API}/auth/handoff"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from api_helpers import FakeClock
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from backend.core.db import make_engine, migrate
 from backend.core.security import hash_token, new_session_token
 from backend.models import HandoffCode
 from backend.services.handoff import CookieHandoffStore, seal, unseal
+from tests.backend.api_helpers import FakeClock
 
 
 @pytest.fixture

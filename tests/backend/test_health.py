@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import API, Api
 
+from tests.backend.api_helpers import API, Api
 from tests.postgres_cluster import PostgresCluster
 
 

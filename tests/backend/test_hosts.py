@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import API, PASSWORD, Api, MakeApi, session_cookie
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 
@@ -18,6 +17,7 @@ from backend.core.config import Settings
 from backend.core.guards import InProcessMark
 from backend.core.hosts import HostAllowlist, HostListError, foreign_navigation
 from backend.main import create_api
+from tests.backend.api_helpers import API, PASSWORD, Api, MakeApi, session_cookie
 
 REGISTER = f"{API}/auth/register"
 NEW_ADMIN = {"email": "mallory@evil.example", "password": PASSWORD, "full_name": "Mallory"}

@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from api_helpers import API, Api, FakeClock, wait_for
 from sqlalchemy import Engine
 
 from backend.core.db import make_engine, migrate, session_factory
 from backend.services.job_leases import JobLeases, new_instance_id
 from backend.services.scheduler import METRICS_JOB, Job, Scheduler
+from tests.backend.api_helpers import API, Api, FakeClock, wait_for
 
 PERIODS = 20
 INTERVAL = 60.0

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import Api, cookie_token
-from live_server import LiveServer, in_parallel, live_server
 
 from aegis_app.api_client import APIClient
 from aegis_app.launch.in_process import InProcessTransport
 from backend.core.config import API_PREFIX, SESSION_COOKIE
 from backend.services.live_hub import Batch, Choice, LiveHub, Subscription
+from tests.backend.api_helpers import Api, cookie_token
+from tests.backend.live_server import LiveServer, in_parallel, live_server
 
 PERIOD = 0.3
 VIEWERS = 8

@@ -6,9 +6,17 @@ import statistics
 import time
 
 import httpx
-from api_helpers import API, PASSWORD, Api, FakeClock, MakeApi, cookie_token, session_cookie
 
 from backend.services.throttle import IP_FACTOR
+from tests.backend.api_helpers import (
+    API,
+    PASSWORD,
+    Api,
+    FakeClock,
+    MakeApi,
+    cookie_token,
+    session_cookie,
+)
 
 LOGIN = f"{API}/auth/login"
 

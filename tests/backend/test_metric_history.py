@@ -9,13 +9,13 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_helpers import API, Api, MakeApi, wait_for
-from dashboard_helpers import ADMIN
 from sqlalchemy import delete
 
 from backend.models import MetricSample, utcnow
 from backend.services import metrics
 from backend.services.scheduler import METRICS_JOB, Scheduler
+from tests.backend.api_helpers import API, Api, MakeApi, wait_for
+from tests.backend.dashboard_helpers import ADMIN
 
 STATUS = f"{API}/system/status"
 METRICS = f"{API}/system/metrics"

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from api_helpers import API, Api
-from dashboard_helpers import ADMIN
+
+from tests.backend.api_helpers import API, Api
+from tests.backend.dashboard_helpers import ADMIN
 
 SCHEMAS = "#/components/schemas/"
 

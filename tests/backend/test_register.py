@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import API, PASSWORD, Api, MakeApi, cookie_token
+
+from tests.backend.api_helpers import API, PASSWORD, Api, MakeApi, cookie_token
 
 REGISTER = f"{API}/auth/register"
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from api_helpers import Api
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from backend.core.security import hash_token
 from backend.models import UserSession, utcnow
 from backend.services.sessions import end_session, resolve_session
+from tests.backend.api_helpers import Api
 
 
 async def test_ending_a_session_another_transaction_just_ended(api: Api) -> None:

@@ -6,11 +6,11 @@ import secrets
 from datetime import timedelta
 
 import httpx
-from api_helpers import API, PASSWORD, Api, MakeApi, cookie_attributes, session_cookie
 
 from backend.core.guards import LAUNCH_SECRET_HEADER, LoopbackOnlyGuard
 from backend.models import utcnow
 from backend.services.sessions import LAST_SEEN_GRANULARITY
+from tests.backend.api_helpers import API, PASSWORD, Api, MakeApi, cookie_attributes, session_cookie
 
 ME = f"{API}/auth/me"
 SESSIONS = f"{API}/auth/sessions"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import cookie_value
-from live_server import LiveServer, in_parallel, live_server
 
 from backend.core.config import SESSION_COOKIE
 from backend.core.security import hash_token
+from tests.backend.api_helpers import cookie_value
+from tests.backend.live_server import LiveServer, in_parallel, live_server
 
 ROUNDS = 20
 REDEEMS_PER_INSTANCE = 4

@@ -8,8 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from api_helpers import API, Api, MakeApi, wait_for
-from dashboard_helpers import ADMIN, admin_and_viewer, detail
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select
 
@@ -28,6 +26,8 @@ from backend.services.scheduler import (
     Job,
     Scheduler,
 )
+from tests.backend.api_helpers import API, Api, MakeApi, wait_for
+from tests.backend.dashboard_helpers import ADMIN, admin_and_viewer, detail
 
 STATUS = f"{API}/system/status"
 METRICS = f"{API}/system/metrics"

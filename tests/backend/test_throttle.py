@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from api_helpers import FakeClock
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +26,7 @@ from backend.services.throttle import (
     email_key,
     password_change_key,
 )
+from tests.backend.api_helpers import FakeClock
 
 
 @pytest.fixture

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import API, PASSWORD, Api
-from dashboard_helpers import (
+
+from backend.models import User
+from backend.services.users import LAST_ADMIN
+from tests.backend.api_helpers import API, PASSWORD, Api
+from tests.backend.dashboard_helpers import (
     ADMIN,
     VIEWER,
     admin_and_viewer,
@@ -14,9 +17,6 @@ from dashboard_helpers import (
     detail,
     user_id,
 )
-
-from backend.models import User
-from backend.services.users import LAST_ADMIN
 
 USERS = f"{API}/users"
 ME = f"{API}/auth/me"

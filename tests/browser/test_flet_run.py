@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import REPO, expect_location, free_port, open_page, screenshot, textbox
 from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import REPO, expect_location, free_port, open_page, screenshot, textbox
 
 pytestmark = pytest.mark.browser
 

@@ -16,10 +16,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "aegis_app" / "launch"))  # the desktop harness
+from tests.aegis_app.launch.desktop_harness import NO_KEYRING_ENV, DesktopApp
 
-from desktop_harness import NO_KEYRING_ENV, DesktopApp  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 EXE_NAME = "Aegis.exe" if sys.platform == "win32" else "Aegis"
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]

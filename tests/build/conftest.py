@@ -22,10 +22,8 @@ from pathlib import Path
 
 import pytest
 
-# bundle_harness first: it puts the desktop tests' folder on sys.path for their conftest.
-from bundle_harness import REPO, TIMINGS, FreshHome, Packaged, PackagedApp
-
 from tests.aegis_app.launch.conftest import secret_service, xvfb
+from tests.build.bundle_harness import REPO, TIMINGS, FreshHome, Packaged, PackagedApp
 from tests.conftest import ARTIFACTS, require_executable
 
 __all__ = ["secret_service", "xvfb"]  # the desktop tests' fixtures, shared

@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bundle_harness import REPO, FreshHome
-from excluded_probe import spec_excludes
+from tests.build.bundle_harness import REPO, FreshHome
+from tests.build.excluded_probe import spec_excludes
 
 PROBE = Path(__file__).resolve().parent / "excluded_probe.py"
 SPEC = REPO / "build" / "aegis.spec"

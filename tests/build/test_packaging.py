@@ -13,7 +13,9 @@ from typing import Any
 
 import psutil
 import pytest
-from bundle_harness import (
+
+from bench.bundle import GOAL_MB, largest_items, pyz_modules
+from tests.build.bundle_harness import (
     REPO,
     TIMINGS,
     VERSION,
@@ -22,9 +24,7 @@ from bundle_harness import (
     PackagedApp,
     elf_section_names,
 )
-from excluded_probe import spec_excludes
-
-from bench.bundle import GOAL_MB, largest_items, pyz_modules
+from tests.build.excluded_probe import spec_excludes
 
 pytestmark = pytest.mark.packaging
 

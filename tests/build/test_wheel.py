@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bundle_harness import REPO, VERSION
 
 from tests.browser.conftest import free_port
+from tests.build.bundle_harness import REPO, VERSION
 
 pytestmark = pytest.mark.packaging
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fuzz_support import FUZZ_TOTALS, FuzzTotals, ServedApp, aegis_serve
+
+from tests.fuzz.fuzz_support import FUZZ_TOTALS, FuzzTotals, ServedApp, aegis_serve
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 import hypothesis
 import requests
 import schemathesis
-from fuzz_support import FuzzTotals, ServedApp
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -38,6 +37,7 @@ from backend.core.config import SESSION_COOKIE, Settings
 from backend.core.db import make_engine
 from backend.models import Role, User
 from backend.services.sessions import issue_session, resolve_session
+from tests.fuzz.fuzz_support import FuzzTotals, ServedApp
 
 PASSWORD = "correct horse battery"
 ADMIN = "fuzz-admin@example.com"

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desktop_harness import (
+
+from tests.aegis_app.launch.desktop_harness import (
     DesktopApp,
     SecretService,
     pids_with_env,
     reset_keyring_caches,
     stop_pids,
 )
-
 from tests.conftest import require_executable
 
 

@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from desktop_harness import REPO
 from sqlalchemy import Engine, text
 
 from backend.core import db, security
@@ -38,6 +37,7 @@ from backend.core.db import (
     migration_lock,
     read_head_revisions,
 )
+from tests.aegis_app.launch.desktop_harness import REPO
 
 DEFERRED = ["argon2", "alembic", "alembic.command", "mako", "psutil"]
 

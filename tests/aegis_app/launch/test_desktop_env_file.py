@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from desktop_harness import NO_KEYRING_ENV, REPO
+from tests.aegis_app.launch.desktop_harness import NO_KEYRING_ENV, REPO
 
 
 def test_the_desktop_ignores_every_env_file(tmp_path: Path) -> None:

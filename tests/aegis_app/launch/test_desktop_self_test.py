@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desktop_harness import NO_KEYRING_ENV, REPO, SecretService
+
+from tests.aegis_app.launch.desktop_harness import NO_KEYRING_ENV, REPO, SecretService
 
 FIELDS = {
     "ok",

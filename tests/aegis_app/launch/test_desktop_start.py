@@ -18,12 +18,12 @@ import time
 from typing import Any
 
 import pytest
-from desktop_harness import NO_KEYRING_ENV, REPO
 
 from aegis_app.launch import window_lifecycle
 from aegis_app.launch.embedded_backend import EmbeddedBackend
 from backend.core.config import Settings
 from bench.desktop_start import MILESTONES
+from tests.aegis_app.launch.desktop_harness import NO_KEYRING_ENV, REPO
 
 SIGN_IN = "Sign in · Aegis"
 

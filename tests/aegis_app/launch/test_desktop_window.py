@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desktop_harness import NO_KEYRING_ENV, SecretService
 
 from aegis_app.launch.keyring_store import ENTRY, SERVICE
+from tests.aegis_app.launch.desktop_harness import NO_KEYRING_ENV, SecretService
 
 NAME, EMAIL, PASSWORD = "Ada Lovelace", "ada@example.com", "correct horse battery"
 SIGN_IN, REGISTER, DASHBOARD = "Sign in · Aegis", "Create account · Aegis", "Dashboard · Aegis"

@@ -22,7 +22,6 @@ from typing import Any
 import flet as ft
 import flet_charts as fch
 import pytest
-from desktop_harness import REPO
 from flet.controls import object_patch
 from flet.controls.id_counter import ControlId
 
@@ -32,6 +31,7 @@ from aegis_app.launch.flet_diff_patch import (
     skip_eager_debug_formatting,
 )
 from bench.flet_diff import open_dashboard
+from tests.aegis_app.launch.desktop_harness import REPO
 
 # DiffBuilder method -> how many ``logger.debug(f"...")`` statements it has in 0.82.2.
 EXPECTED = {"_item_added": 1, "_item_removed": 1, "_compare_lists": 2, "_compare_dataclasses": 1}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from desktop_harness import FRAME_COLOURS, NO_KEYRING_ENV, REPO, run_tool
+
+from tests.aegis_app.launch.desktop_harness import FRAME_COLOURS, NO_KEYRING_ENV, REPO, run_tool
 
 pytestmark = pytest.mark.desktop
 

@@ -12,14 +12,12 @@ from typing import Any
 
 import keyring.backend
 import pytest
-from desktop_harness import SecretService
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.backends.chainer import ChainerBackend
 from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from keyring.compat import properties
 from keyring.errors import KeyringError, PasswordDeleteError
-from keyring_stand_ins import PlaintextKeyring
 
 from aegis_app.api_client import APIClient
 from aegis_app.launch.desktop import desktop_target
@@ -35,6 +33,8 @@ from aegis_app.launch.keyring_store import (
 )
 from aegis_app.state import SessionState
 from backend.core.config import SESSION_COOKIE, Settings
+from tests.aegis_app.keyring_stand_ins import PlaintextKeyring
+from tests.aegis_app.launch.desktop_harness import SecretService
 
 TOKEN = "A" * 43
 
