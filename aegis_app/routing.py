@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import flet as ft
 
 from aegis_app.api_client import SESSION_ENDED
-from aegis_app.state import CurrentUser, SessionState
+from aegis_app.state import SessionState, SignedInUser
 from aegis_app.views.base import BaseView
 from aegis_app.views.registry import ROUTE_TO_VIEW, NotAllowedView, NotFoundView, SignInView
 from aegis_app.views.shell import Shell, bare_page, is_narrow
@@ -152,7 +152,7 @@ class Router:
         view.refresh_ui()
         await self.state.cookie_store.after_navigation(route)
 
-    def _shell_for(self, user: CurrentUser) -> Shell:
+    def _shell_for(self, user: SignedInUser) -> Shell:
         if self.shell is None or self.shell.user_id != user.id:
             entries = [
                 cls

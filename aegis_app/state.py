@@ -31,7 +31,13 @@ class SessionCookieStore(Protocol):
 
 
 @dataclass
-class CurrentUser:
+class SignedInUser:
+    """Who is signed in to this Flet session, as ``/auth/me`` described them.
+
+    Not the backend's ``CurrentUser`` dependency (a database row for one request): this
+    is the UI's copy, kept for the session's life.
+    """
+
     id: int
     email: str
     full_name: str
@@ -42,7 +48,7 @@ class CurrentUser:
         return self.role == "admin"
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> CurrentUser:
+    def from_api(cls, data: dict[str, Any]) -> SignedInUser:
         return cls(
             id=int(data["id"]),
             email=str(data["email"]),
@@ -57,7 +63,7 @@ class SessionState:
     def __init__(self, api: APIClient, cookie_store: SessionCookieStore) -> None:
         self.api = api
         self.cookie_store = cookie_store
-        self.user: CurrentUser | None = None
+        self.user: SignedInUser | None = None
         self.notice: str | None = None
         """A one-shot message for the next view, such as why the user was signed out."""
         self.connected = True
@@ -77,7 +83,7 @@ class SessionState:
             return False
         self.api.adopt_session_token(token)
         try:
-            self.user = CurrentUser.from_api(await self.api.get_me_quietly())
+            self.user = SignedInUser.from_api(await self.api.get_me_quietly())
         except APIError as error:
             if error.status == 401:
                 self.api.forget_session()
@@ -92,7 +98,7 @@ class SessionState:
         if self.user is None:
             return False
         try:
-            self.user = CurrentUser.from_api(await self.api.get("/auth/me"))
+            self.user = SignedInUser.from_api(await self.api.get("/auth/me"))
         except APIError as error:
             if error.status != 401:
                 return True  # the server is unreachable, not our session; keep the user
@@ -103,7 +109,7 @@ class SessionState:
         data = await self.api.post(
             "/auth/login", {"email": email, "password": password}, needs_session=False
         )
-        self.user = CurrentUser.from_api(data)
+        self.user = SignedInUser.from_api(data)
 
     async def register(self, full_name: str, email: str, password: str) -> None:
         data = await self.api.post(
@@ -111,7 +117,7 @@ class SessionState:
             {"full_name": full_name, "email": email, "password": password},
             needs_session=False,
         )
-        self.user = CurrentUser.from_api(data)
+        self.user = SignedInUser.from_api(data)
 
     async def sign_out(self) -> None:
         try:

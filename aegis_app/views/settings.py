@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from aegis_app.state import CurrentUser
+from aegis_app.state import SignedInUser
 from aegis_app.theme import THEME_CHOICES, current_theme, save_theme
 from aegis_app.views.base import BaseView
 from aegis_app.views.components import page_header, section_card
@@ -81,7 +81,7 @@ class SettingsView(BaseView):
         updated = await self.call_api(self.state.api.patch("/auth/me", {"full_name": name}))
         if updated is None:
             return
-        self.state.user = CurrentUser.from_api(updated)
+        self.state.user = SignedInUser.from_api(updated)
         self.profile_result.value = "Profile saved."
         self.profile_result.visible = True
         self.router.show_user()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import flet as ft
 
 if TYPE_CHECKING:
-    from aegis_app.state import CurrentUser
+    from aegis_app.state import SignedInUser
     from aegis_app.views.base import BaseView
 
 CONTENT_PADDING = 24
@@ -69,7 +69,7 @@ class Shell:
 
     def __init__(
         self,
-        user: CurrentUser,
+        user: SignedInUser,
         entries: Sequence[type[BaseView]],
         *,
         navigate: Navigate,
@@ -174,7 +174,7 @@ class Shell:
         self.view.update()
         self.content.update()
 
-    def show_user(self, user: CurrentUser) -> None:
+    def show_user(self, user: SignedInUser) -> None:
         self.user_name.value = user.full_name
         self.user_role.value = _role(user)
         self.view.update()
@@ -197,7 +197,7 @@ class Shell:
         await self._sign_out()
 
 
-def _role(user: CurrentUser) -> str:
+def _role(user: SignedInUser) -> str:
     return "Administrator" if user.is_admin else "Viewer"
 
 
