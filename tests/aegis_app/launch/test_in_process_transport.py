@@ -7,7 +7,10 @@ import asyncio
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from aegis_app.launch.web import InProcessTransport
+from aegis_app.launch.in_process import InProcessTransport
+from tests.waiting import wait_for
+
+TURNS = 10  # loop turns a finished request leaves the client's close before it ends
 
 
 class SlowApp:
@@ -17,6 +20,8 @@ class SlowApp:
         self.started = asyncio.Event()
         self.release = asyncio.Event()
         self.finished = False
+        self.closing: asyncio.Task[None] | None = None
+        self.closed_before_finish: bool | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -24,6 +29,11 @@ class SlowApp:
         await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
+        if self.closing is not None:
+            # Loop turns, not time: a close that does not wait is done within one or two.
+            for _ in range(TURNS):
+                await asyncio.sleep(0)
+            self.closed_before_finish = self.closing.done()
         self.finished = True
 
 
@@ -39,12 +49,8 @@ async def test_cancelling_the_caller_lets_the_request_finish() -> None:
         assert transport.requests_in_flight == 1
         assert not app.finished
         app.release.set()
-        for _ in range(100):
-            if transport.requests_in_flight == 0:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for(lambda: transport.requests_in_flight == 0, 5, what="the request to end")
         assert app.finished, "the request ran to its end"
-        assert transport.requests_in_flight == 0
 
 
 async def test_answers_pass_through_with_the_browser_address() -> None:
@@ -70,9 +76,8 @@ async def test_closing_the_client_waits_for_requests_it_walked_away_from() -> No
     await asyncio.wait_for(app.started.wait(), 5)
     caller.cancel()
     await asyncio.gather(caller, return_exceptions=True)
-    closing = asyncio.create_task(client.aclose())
-    await asyncio.sleep(0.05)
-    assert not closing.done(), "close waits while the request is still running"
+    app.closing = asyncio.create_task(client.aclose())
     app.release.set()
-    await asyncio.wait_for(closing, 5)
+    await asyncio.wait_for(app.closing, 5)
+    assert app.closed_before_finish is False, "close waits while the request is still running"
     assert app.finished and transport.requests_in_flight == 0
