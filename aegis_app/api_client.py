@@ -13,21 +13,94 @@ from backend.core.config import API_PREFIX, SESSION_COOKIE
 
 log = logging.getLogger("aegis.api_client")
 
-UNREACHABLE = "Cannot reach the Aegis server. Check that it is running, then try again."
-TIMED_OUT = "The Aegis server took too long to answer. Try again in a moment."
 SESSION_ENDED = "Your session has ended. Please sign in again."
+TIMED_OUT = "The Aegis server did not answer in time. Try again in a moment."
+SERVER_FAILED = "The server ran into a problem. Nothing was changed; try again."
+UNREADABLE = "The server sent an unreadable answer."
+DATABASE_OUTAGE_PREFIX = "The database"
+"""How the API begins the ``detail`` of its 503 while the database cannot serve."""
+
+
+def unreachable(address: str) -> str:
+    return f"Cannot reach the Aegis server at {address}. Check that it is running, then try again."
+
 
 CookieListener = Callable[[str | None], Awaitable[None]]
 UnauthorizedListener = Callable[[], Awaitable[None]]
 
 
 class APIError(Exception):
-    """A request that did not succeed, with a message fit to show a person."""
+    """A request that did not succeed, with a message fit to show a person.
+
+    Never raised itself: a request fails as one of the kinds below, each with its own
+    words. ``status`` is the HTTP status, 0 when no answer came at all.
+    """
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class NoAnswer(APIError):
+    """No HTTP answer at all."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
+class ServerUnreachable(NoAnswer):
+    """Nothing answers at the server's address (refused, reset, no route, no name)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(unreachable(address))
+        self.address = address
+
+
+class ServerTimedOut(NoAnswer):
+    """The server took the connection, or the request, and did not answer in time."""
+
+    def __init__(self) -> None:
+        super().__init__(TIMED_OUT)
+
+
+class SessionEnded(APIError):
+    """A 401 on a request that needed the session: it ended under us (signed out
+    elsewhere, revoked, expired). The target has already been told; the router is
+    taking the user to sign in, so a view has nothing more to say."""
+
+    def __init__(self) -> None:
+        super().__init__(401, SESSION_ENDED)
+
+
+class RequestRefused(APIError):
+    """A 4xx: the server understood and said no, in its own words when it gave some
+    (a wrong password, a name already taken, too many attempts)."""
+
+
+class ServerError(APIError):
+    """A 5xx: the server failed; its own words when it gave some."""
+
+
+class DatabaseUnavailable(ServerError):
+    """A 503 whose words begin "The database": the database cannot serve right now."""
+
+
+class UnreadableAnswer(APIError):
+    """A success whose body is not the JSON the API sends (a proxy's page, say)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status, UNREADABLE)
+
+
+def error_for(status: int, detail: object) -> APIError:
+    """The kind of error an HTTP error status and its ``detail`` make."""
+    words = detail if isinstance(detail, str) and detail else None
+    if status >= 500:
+        if status == 503 and words is not None and words.startswith(DATABASE_OUTAGE_PREFIX):
+            return DatabaseUnavailable(status, words)
+        return ServerError(status, words or SERVER_FAILED)
+    return RequestRefused(status, words or f"The request failed ({status}).")
 
 
 @dataclass(frozen=True)
@@ -46,7 +119,8 @@ ENDED_EVENT = "ended"
 
 
 class APIClient:
-    """Returns parsed JSON or raises :class:`APIError`; never lets httpx errors escape.
+    """Returns parsed JSON or raises a kind of :class:`APIError`; never lets httpx
+    errors escape.
 
     ``on_session_cookie`` hears every change of the session cookie (a new sign-in, a
     sign-out) so the target can persist it; ``on_unauthorized`` hears a 401 on a request
@@ -77,6 +151,12 @@ class APIClient:
     def cookie_domain(self) -> str:
         return self.http.base_url.host
 
+    @property
+    def address(self) -> str:
+        """The server's address as a person would type it (``127.0.0.1:8000``)."""
+        url = self.http.base_url
+        return f"{url.host}:{url.port}" if url.port is not None else url.host
+
     async def get_me_quietly(self) -> Any:
         """``/auth/me`` without the session-ended alarm: used to probe a stored cookie."""
         return await self.request("GET", "/auth/me", needs_session=False)
@@ -106,24 +186,24 @@ class APIClient:
         try:
             response = await self.http.request(method, API_PREFIX + path, json=json, params=params)
         except httpx.TimeoutException as exc:
-            raise APIError(0, TIMED_OUT) from exc
+            raise ServerTimedOut() from exc
         except httpx.HTTPError as exc:
             log.info("backend unreachable: %s", exc)
-            raise APIError(0, UNREACHABLE) from exc
+            raise ServerUnreachable(self.address) from exc
         after = self.session_token
         if after != before and self.on_session_cookie is not None:
             await self.on_session_cookie(after)
         if response.status_code == 401 and needs_session:
             await self._session_ended(before)
-            raise APIError(401, SESSION_ENDED)
+            raise SessionEnded()
         if response.is_error:
-            raise APIError(response.status_code, _error_message(response))
+            raise _error(response)
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError as exc:
-            raise APIError(response.status_code, "The server sent an unreadable answer.") from exc
+            raise UnreadableAnswer(response.status_code) from exc
 
     async def events(self, path: str, **params: Any) -> AsyncIterator[ServerEvent]:
         """The Server-Sent Events of ``path`` until the server ends the stream.
@@ -144,8 +224,8 @@ class APIClient:
                     await response.aread()
                     if response.status_code == 401:
                         await self._session_ended(before)
-                        raise APIError(401, SESSION_ENDED)
-                    raise APIError(response.status_code, _error_message(response))
+                        raise SessionEnded()
+                    raise _error(response)
                 async for event in _server_events(response.aiter_raw()):
                     if event.name == ENDED_EVENT:
                         await self._session_ended(before)
@@ -153,10 +233,10 @@ class APIClient:
                     yield event
                     del event  # not held while the stream is quiet
         except httpx.TimeoutException as exc:
-            raise APIError(0, TIMED_OUT) from exc
+            raise ServerTimedOut() from exc
         except httpx.HTTPError as exc:
             log.info("event stream from the backend broke: %s", exc)
-            raise APIError(0, UNREACHABLE) from exc
+            raise ServerUnreachable(self.address) from exc
 
     async def _session_ended(self, token_before: str | None) -> None:
         if token_before is not None:
@@ -170,16 +250,12 @@ class APIClient:
         await self.http.aclose()
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error(response: httpx.Response) -> APIError:
     try:
         detail = response.json().get("detail")
     except (ValueError, AttributeError):
         detail = None
-    if isinstance(detail, str) and detail:
-        return detail
-    if response.status_code >= 500:
-        return "The server ran into a problem. Nothing was changed; try again."
-    return f"The request failed ({response.status_code})."
+    return error_for(response.status_code, detail)
 
 
 async def _server_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerEvent]:

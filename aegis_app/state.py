@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aegis_app.api_client import APIClient, APIError
+from aegis_app.api_client import APIClient, APIError, RequestRefused, SessionEnded
 
 log = logging.getLogger("aegis.state")
 
@@ -85,10 +85,11 @@ class SessionState:
         try:
             self.user = SignedInUser.from_api(await self.api.get_me_quietly())
         except APIError as error:
-            if error.status == 401:
+            if isinstance(error, RequestRefused) and error.status == 401:
+                # The stored session is over: no news to the user, who simply signs in.
                 self.api.forget_session()
                 await self.cookie_store.save(None)
-            else:
+            else:  # the server could not tell (unreachable, failing): keep the cookie
                 self.notice = error.message
             self.user = None
         return self.user is not None
@@ -99,10 +100,10 @@ class SessionState:
             return False
         try:
             self.user = SignedInUser.from_api(await self.api.get("/auth/me"))
-        except APIError as error:
-            if error.status != 401:
-                return True  # the server is unreachable, not our session; keep the user
+        except SessionEnded:
             self.user = None
+        except APIError:
+            return True  # the server is unreachable, not our session; keep the user
         return self.user is not None
 
     async def sign_in(self, email: str, password: str) -> None:

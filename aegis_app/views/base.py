@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import flet as ft
 
-from aegis_app.api_client import APIError
+from aegis_app.api_client import APIError, SessionEnded
 
 if TYPE_CHECKING:
     from aegis_app.routing import Router
@@ -112,10 +112,11 @@ class BaseView:
         """Await an API call; on failure show its message in the view and return None."""
         try:
             result = await work
-        except APIError as error:
-            if error.status != 401:  # a 401 already sent the user to sign in
-                self.show_error(error.message)
-                self.refresh_ui()
+        except SessionEnded:
+            return None  # the router is already taking the user to sign in
+        except APIError as error:  # each kind in its own words
+            self.show_error(error.message)
+            self.refresh_ui()
             return None
         except asyncio.CancelledError:
             raise

@@ -15,7 +15,7 @@ from typing import Any
 
 import flet as ft
 
-from aegis_app.api_client import APIError
+from aegis_app.api_client import APIError, DatabaseUnavailable, SessionEnded, error_for
 from aegis_app.views.base import BaseView
 from aegis_app.views.chart_images import SERIES, ChartFigure
 from aegis_app.views.components import local_time, page_header, status_style
@@ -26,8 +26,6 @@ RETRY_SECONDS = 5.0
 ResponsiveColumns = dict[str | ft.ResponsiveRowBreakpoint, int | float]
 CARD_COLUMNS: ResponsiveColumns = {"xs": 12, "md": 6, "xl": 3}
 CHART_COLUMNS: ResponsiveColumns = {"xs": 12, "lg": 6}
-DATABASE_OUTAGE_PREFIX = "The database"
-"""How the API begins the ``detail`` of its 503 while the database cannot serve."""
 STALE_OPACITY = 0.6
 """The last figures, kept on screen during a database outage, are faded to this."""
 OVERALL_MESSAGE = {
@@ -162,9 +160,9 @@ class DashboardView(BaseView):
                 async for event in self.state.api.events("/system/live", **query):
                     self._on_event(event.name, event.data)
                     del event  # its bytes are not held while the stream is quiet
+            except SessionEnded:
+                return  # the router has sent the user to sign in
             except APIError as error:
-                if error.status == 401:
-                    return  # the router has sent the user to sign in
                 self._show_failure(error)
             else:
                 if not self.state.signed_in:
@@ -178,7 +176,7 @@ class DashboardView(BaseView):
                 self._show_reading(self.latest)
         elif name == PROBLEM:
             body = json.loads(data)
-            self._show_failure(APIError(int(body.get("status", 503)), str(body.get("detail"))))
+            self._show_failure(error_for(int(body.get("status", 503)), body.get("detail")))
 
     def _show_reading(self, reading: DashboardReading) -> None:
         self.show_error(None)
@@ -190,7 +188,7 @@ class DashboardView(BaseView):
         self.push()
 
     def _show_failure(self, error: APIError) -> None:
-        if is_database_outage(error):
+        if isinstance(error, DatabaseUnavailable):
             self._show_outage(error)
         else:
             self.show_error(error.message)
@@ -213,7 +211,7 @@ class DashboardView(BaseView):
         self.cancel_tasks()
         self.start_task(self._stay_live)
 
-    def _show_outage(self, outage: APIError | None) -> None:
+    def _show_outage(self, outage: DatabaseUnavailable | None) -> None:
         self.changes.set(self.outage, "visible", outage is not None)
         self.changes.set(self.figures, "opacity", STALE_OPACITY if outage is not None else 1.0)
         if outage is None:
@@ -382,11 +380,6 @@ def uses_dark_theme(page: ft.Page) -> bool:
     if page.theme_mode == ft.ThemeMode.DARK:
         return True
     return page.theme_mode == ft.ThemeMode.SYSTEM and page.platform_brightness == ft.Brightness.DARK
-
-
-def is_database_outage(error: APIError) -> bool:
-    """The API's answer while its database cannot serve: 503 with a detail saying so."""
-    return error.status == 503 and error.message.startswith(DATABASE_OUTAGE_PREFIX)
 
 
 def describe_instance(instance: Any, host: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,12 +10,28 @@ import flet as ft
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from aegis_app.api_client import SESSION_ENDED, TIMED_OUT, UNREACHABLE, APIClient, APIError
+from aegis_app.api_client import (
+    SERVER_FAILED,
+    SESSION_ENDED,
+    TIMED_OUT,
+    UNREADABLE,
+    APIClient,
+    APIError,
+    DatabaseUnavailable,
+    RequestRefused,
+    ServerError,
+    ServerTimedOut,
+    ServerUnreachable,
+    SessionEnded,
+    UnreadableAnswer,
+    unreachable,
+)
 from aegis_app.launch.web import web_target
 from backend.api.errors import install_error_handlers
 from tests.aegis_app.pilot import BASE_URL
-from tests.aegis_app.ui_support import ADA, Backend
+from tests.aegis_app.ui_support import ADA, Backend, unused_port
 
 
 class Recorder:
@@ -44,8 +60,27 @@ async def client(backend: Backend) -> AsyncIterator[APIClient]:
     await api.aclose()
 
 
-def mock_client(handler: Any) -> APIClient:
-    return APIClient(httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=BASE_URL))
+def odd_server() -> FastAPI:
+    """A tiny real server that answers as the API never does (a proxy in the way, say)."""
+    app = FastAPI()
+
+    @app.get("/api/v1/html")
+    def html() -> HTMLResponse:
+        return HTMLResponse("<html>proxy login</html>")
+
+    @app.get("/api/v1/empty")
+    def empty() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/api/v1/bad-gateway")
+    def bad_gateway() -> HTMLResponse:
+        return HTMLResponse("<html>Bad gateway</html>", status_code=502)
+
+    @app.get("/api/v1/teapot")
+    def teapot() -> JSONResponse:
+        return JSONResponse({"detail": ["not", "a", "string"]}, status_code=418)
+
+    return app
 
 
 async def test_returns_parsed_json(client: APIClient) -> None:
@@ -53,8 +88,8 @@ async def test_returns_parsed_json(client: APIClient) -> None:
     assert status == {"open": True, "first_account": True, "min_password_length": 10}
 
 
-async def test_a_4xx_raises_with_the_backends_message(client: APIClient) -> None:
-    with pytest.raises(APIError) as caught:
+async def test_a_4xx_is_refused_with_the_backends_message(client: APIClient) -> None:
+    with pytest.raises(RequestRefused) as caught:
         await client.post("/auth/register", {**ADA, "password": "short"}, needs_session=False)
     assert caught.value.status == 422
     assert caught.value.message == "Password must be at least 10 characters."
@@ -65,7 +100,7 @@ async def test_wrong_password_is_not_mistaken_for_a_lost_session(
     client: APIClient, ada: Any
 ) -> None:
     recorder = Recorder(client)
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(RequestRefused) as caught:
         await client.post(
             "/auth/login",
             {"email": ADA["email"], "password": "wrong password!"},
@@ -94,7 +129,7 @@ async def test_a_401_on_a_call_that_needs_a_session_ends_it(
     recorder = Recorder(client)
     assert (await client.get("/auth/me"))["id"] == ada[0]["id"]
     backend.end_all_sessions()
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(SessionEnded) as caught:
         await client.get("/auth/sessions")
     assert (caught.value.status, caught.value.message) == (401, SESSION_ENDED)
     assert recorder.unauthorized == 1
@@ -106,7 +141,7 @@ async def test_a_401_without_a_session_raises_the_alarm_but_reports_no_cookie(
     client: APIClient,
 ) -> None:
     recorder = Recorder(client)
-    with pytest.raises(APIError):
+    with pytest.raises(SessionEnded):
         await client.get("/auth/me")
     assert recorder.unauthorized == 1
     assert recorder.cookies == []
@@ -118,74 +153,113 @@ async def test_quiet_probe_of_a_dead_token_raises_no_alarm(
     client.adopt_session_token(ada[1])
     recorder = Recorder(client)
     backend.end_all_sessions()
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(RequestRefused) as caught:
         await client.get_me_quietly()
     assert caught.value.status == 401
     assert recorder.unauthorized == 0
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def test_a_database_outage_is_its_own_kind_of_server_error(
+    client: APIClient, backend: Backend, ada: tuple[dict[str, Any], str]
+) -> None:
+    client.adopt_session_token(ada[1])
+    with backend.database_gone(), pytest.raises(DatabaseUnavailable) as caught:
+        await client.get("/auth/me")
+    assert isinstance(caught.value, ServerError)
+    assert caught.value.status == 503
+    assert caught.value.message.startswith("The database "), caught.value.message
 
 
-async def test_a_dead_backend_is_reported_in_words() -> None:
-    api = APIClient(httpx.AsyncClient(base_url=f"http://127.0.0.1:{unused_port()}"))
+async def test_a_dead_backend_is_unreachable_and_says_where() -> None:
+    port = unused_port()  # nothing listens there: the connection is refused
+    api = APIClient(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}"))
     async with api.http:
-        with pytest.raises(APIError) as caught:
+        with pytest.raises(ServerUnreachable) as caught:
             await api.get("/health")
     assert caught.value.status == 0
-    assert caught.value.message == UNREACHABLE
-    assert "Cannot reach" in caught.value.message
+    assert caught.value.address == f"127.0.0.1:{port}"
+    assert caught.value.message == unreachable(f"127.0.0.1:{port}")
+    assert caught.value.message.startswith(f"Cannot reach the Aegis server at 127.0.0.1:{port}.")
 
 
-async def test_a_timeout_is_reported_in_words() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
-
-    api = mock_client(handler)
+async def test_a_dead_backend_breaks_an_event_stream_the_same_way() -> None:
+    api = APIClient(httpx.AsyncClient(base_url=f"http://127.0.0.1:{unused_port()}"))
     async with api.http:
-        with pytest.raises(APIError) as caught:
-            await api.get("/health")
+        with pytest.raises(ServerUnreachable):
+            async for _ in api.events("/system/live"):
+                pass
+
+
+async def test_a_server_that_does_not_answer_times_out_in_other_words() -> None:
+    """A real server on a real socket that reads the request and never answers."""
+    requests: list[bytes] = []
+    release = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        await release.wait()  # the slowness under test: no answer until the test ends
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    api = APIClient(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=0.3))
+    try:
+        async with api.http:
+            with pytest.raises(ServerTimedOut) as caught:
+                await api.get("/health")
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+    assert requests and requests[0].startswith(b"GET /api/v1/health ")
     assert (caught.value.status, caught.value.message) == (0, TIMED_OUT)
+    assert caught.value.message == "The Aegis server did not answer in time. Try again in a moment."
 
 
-async def test_a_non_json_answer_gets_a_clear_message() -> None:
-    api = mock_client(lambda request: httpx.Response(200, text="<html>proxy login</html>"))
+async def test_every_kind_is_an_api_error_and_says_something_different() -> None:
+    kinds = [
+        ServerUnreachable("127.0.0.1:8000"),
+        ServerTimedOut(),
+        SessionEnded(),
+        RequestRefused(409, "That email is taken."),
+        ServerError(500, SERVER_FAILED),
+        UnreadableAnswer(200),
+    ]
+    assert all(isinstance(kind, APIError) for kind in kinds)
+    assert len({kind.message for kind in kinds}) == len(kinds)
+
+
+@pytest.fixture
+async def odd() -> AsyncIterator[APIClient]:
+    api = APIClient(asgi_client(odd_server()))
     async with api.http:
-        with pytest.raises(APIError) as caught:
-            await api.get("/health")
-    assert (caught.value.status, caught.value.message) == (
-        200,
-        "The server sent an unreadable answer.",
-    )
+        yield api
 
 
-async def test_an_empty_answer_is_none() -> None:
-    api = mock_client(lambda request: httpx.Response(204))
-    async with api.http:
-        assert await api.delete("/auth/sessions/x") is None
+async def test_a_non_json_answer_gets_a_clear_message(odd: APIClient) -> None:
+    with pytest.raises(UnreadableAnswer) as caught:
+        await odd.get("/html")
+    assert (caught.value.status, caught.value.message) == (200, UNREADABLE)
+    assert UNREADABLE == "The server sent an unreadable answer."
+
+
+async def test_an_empty_answer_is_none(odd: APIClient) -> None:
+    assert await odd.get("/empty") is None
 
 
 @pytest.mark.parametrize(
-    ("response", "message"),
+    ("path", "kind", "status", "message"),
     [
-        (
-            httpx.Response(502, text="<html>Bad gateway</html>"),
-            "The server ran into a problem. Nothing was changed; try again.",
-        ),
-        (httpx.Response(418, json={"detail": ["not", "a", "string"]}), "The request failed (418)."),
+        ("/bad-gateway", ServerError, 502, SERVER_FAILED),
+        ("/teapot", RequestRefused, 418, "The request failed (418)."),
     ],
 )
 async def test_errors_without_a_usable_detail_are_put_in_words(
-    response: httpx.Response, message: str
+    odd: APIClient, path: str, kind: type[APIError], status: int, message: str
 ) -> None:
-    api = mock_client(lambda request: response)
-    async with api.http:
-        with pytest.raises(APIError) as caught:
-            await api.get("/health")
-    assert (caught.value.status, caught.value.message) == (response.status_code, message)
+    with pytest.raises(kind) as caught:
+        await odd.get(path)
+    assert (caught.value.status, caught.value.message) == (status, message)
 
 
 async def test_a_backend_crash_through_the_web_target_is_a_500_in_words() -> None:
@@ -202,7 +276,7 @@ async def test_a_backend_crash_through_the_web_target_is_a_500_in_words() -> Non
     page.client_user_agent = "test"
     api = APIClient(web_target(app, "/dashboard").new_http_client(page))
     async with api.http:
-        with pytest.raises(APIError) as caught:
+        with pytest.raises(ServerError) as caught:
             await api.get("/boom")
     assert caught.value.status == 500
     assert caught.value.message == "Something went wrong on the server. Nothing was changed."

@@ -6,8 +6,6 @@ import asyncio
 import re
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -339,21 +337,6 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
     assert me in (view.status_source.value or "")
 
 
-@contextmanager
-def database_gone(backend: Backend) -> Iterator[None]:
-    """The SQLite file taken away, a directory in its place: SQLite cannot open it, as
-    with a missing volume. Put back as it was at the end."""
-    path = backend.settings.resolved_data_dir / "aegis.db"
-    aside = path.with_name("aegis.db.away")
-    path.rename(aside)
-    path.mkdir()
-    try:
-        yield
-    finally:
-        path.rmdir()
-        aside.rename(path)
-
-
 async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
     dashboard: Pilot, backend: Backend
 ) -> None:
@@ -363,7 +346,7 @@ async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
     await pilot.wait_for(lambda: bool(cpu.image.src) and len(view.cards) == 4)
     assert not view.outage.visible
 
-    with database_gone(backend):
+    with backend.database_gone():
         frames = len(pilot.conn.frames)
         await pilot.wait_for(lambda: view.outage.visible, timeout=10)
         message = view.outage_text.value or ""

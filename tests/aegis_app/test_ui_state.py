@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from aegis_app.api_client import UNREACHABLE, APIClient
+from aegis_app.api_client import APIClient, unreachable
 from aegis_app.state import SessionState
 from tests.aegis_app.pilot import BASE_URL, InMemorySessionCookieStore
-from tests.aegis_app.ui_support import ADA, Backend
+from tests.aegis_app.ui_support import ADA, Backend, unused_port
 
 Ada = tuple[dict[str, Any], str]
 
@@ -80,14 +80,12 @@ async def test_restore_without_a_token_asks_nothing(
 async def test_restore_while_the_server_is_down_keeps_the_cookie_and_says_why(
     states: list[SessionState],
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    api = APIClient(httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=BASE_URL))
+    port = unused_port()  # nothing listens there: the connection is refused
+    api = APIClient(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}"))
     state = SessionState(api, InMemorySessionCookieStore("a-token"))
     states.append(state)
     assert await state.restore() is False
-    assert state.notice == UNREACHABLE
+    assert state.notice == unreachable(f"127.0.0.1:{port}")
     assert store_of(state).token == "a-token", "the session may well still be valid"
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from backend.core.config import API_PREFIX, SESSION_COOKIE, Settings
-from backend.models import UserSession
+from backend.models import SignInSession
 from tests.aegis_app.pilot import BASE_URL, Pilot
 
 PASSWORD = "correct horse battery"
@@ -46,11 +47,32 @@ class Backend:
         assert response.status_code == 201, response.text
         return response.json(), client.cookies[SESSION_COOKIE]
 
+    @contextmanager
+    def database_gone(self) -> Iterator[None]:
+        """The SQLite file taken away, a directory in its place: SQLite cannot open it,
+        as with a missing volume. Put back as it was at the end."""
+        path = self.settings.resolved_data_dir / "aegis.db"
+        aside = path.with_name("aegis.db.away")
+        path.rename(aside)
+        path.mkdir()
+        try:
+            yield
+        finally:
+            path.rmdir()
+            aside.rename(path)
+
     def end_all_sessions(self) -> None:
         """What an admin (or the idle timeout) does behind the UI's back."""
         with self.app.state.session_factory() as db:
-            db.execute(delete(UserSession))
+            db.execute(delete(SignInSession))
             db.commit()
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (the OS just handed it out and took it back)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 MakeBackend = Callable[..., Awaitable[Backend]]
