@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import flet as ft
 
 from aegis_app.api_client import APIClient
 from aegis_app.routing import Router
 from aegis_app.state import STATE_KEY, SessionState
-from aegis_app.target import Target
+from aegis_app.target import Store, Target
 from aegis_app.theme import load_theme, setup_theme
+from aegis_app.views.registry import PAGES
 
 log = logging.getLogger("aegis.app")
 
@@ -21,13 +23,15 @@ REFUSAL_KEY = "refusal"
 """Set in ``page.data`` when the target did not admit the session: it only says why."""
 
 
-def create_frontend_app(target: Target) -> SessionHandler:
+def create_frontend_app(target: Target[Store]) -> SessionHandler:
     """Return ``main(page)``: one ``SessionState`` and one router per Flet session."""
 
     async def main(page: ft.Page) -> None:
         api = APIClient(target.new_http_client(page))
-        state = SessionState(api, target.new_cookie_store(page, api))
-        router = Router(page, state)
+        store = target.new_cookie_store(page, api)
+        state = SessionState(api, store)
+        hook = target.after_navigation
+        router = Router(page, state, PAGES, partial(hook, store) if hook is not None else None)
         page.data = {STATE_KEY: state, ROUTER_KEY: router}
         api.on_unauthorized = router.session_ended
 

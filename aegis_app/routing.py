@@ -1,24 +1,27 @@
-"""Route → view registry and the router that enforces sign-in and roles."""
+"""The router: shows the view for a route, enforcing sign-in and roles.
+
+It knows views only through their contract (``views.base``); the pages themselves are
+handed to it (``app.py`` passes ``views.registry.PAGES``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import flet as ft
 
 from aegis_app.api_client import SESSION_ENDED
 from aegis_app.state import SessionState, SignedInUser
-from aegis_app.views.base import BaseView
-from aegis_app.views.registry import ROUTE_TO_VIEW, NotAllowedView, NotFoundView, SignInView
+from aegis_app.views.base import HOME_ROUTE, BaseView, Pages
 from aegis_app.views.shell import Shell, bare_page, is_narrow
 
 log = logging.getLogger("aegis.routing")
 
-SIGN_IN_ROUTE = "/login"
 PUSH_ROUTE_TIMEOUT = 10.0
-HOME_ROUTE = "/"
+AfterNavigation = Callable[[str], Awaitable[None]]
 
 
 def split_route(route: str) -> tuple[str, dict[str, str]]:
@@ -34,10 +37,11 @@ def safe_next(params: dict[str, str]) -> str:
     return route if in_app else HOME_ROUTE
 
 
-def sign_in_route(next_route: str = HOME_ROUTE) -> str:
-    if split_route(next_route)[0] in (HOME_ROUTE, SIGN_IN_ROUTE):
-        return SIGN_IN_ROUTE
-    return f"{SIGN_IN_ROUTE}?{urlencode({'next': next_route})}"
+def sign_in_route(sign_in: str, next_route: str = HOME_ROUTE) -> str:
+    """The sign-in page at ``sign_in``, asked to go on to ``next_route`` afterwards."""
+    if split_route(next_route)[0] in (HOME_ROUTE, sign_in):
+        return sign_in
+    return f"{sign_in}?{urlencode({'next': next_route})}"
 
 
 class Router:
@@ -45,18 +49,25 @@ class Router:
 
     ``go`` asks the client to push a history entry; the client answers with a
     route-change event, which lands in :meth:`show`. ``show`` is also what the
-    connect handler and tests call directly.
+    connect handler and tests call directly. It is the views'
+    :class:`~aegis_app.views.base.Navigator`. ``after_navigation`` is the target's
+    hook, awaited once each view is shown (the web target hands a new cookie to the
+    browser then).
     """
 
     def __init__(
         self,
         page: ft.Page,
         state: SessionState,
-        routes: dict[str, type[BaseView]] | None = None,
+        pages: Pages,
+        after_navigation: AfterNavigation | None = None,
     ) -> None:
         self.page = page
         self.state = state
-        self.routes = routes if routes is not None else ROUTE_TO_VIEW
+        self.pages = pages
+        self.routes = pages.by_route
+        self.sign_in = pages.sign_in.route
+        self._after_navigation = after_navigation
         self.current: BaseView | None = None
         self.current_route = ""
         self.shell: Shell | None = None
@@ -100,10 +111,10 @@ class Router:
 
     async def show(self, route: str) -> None:
         path, params = split_route(route)
-        view_class = self.routes.get(path, NotFoundView)
+        view_class = self.routes.get(path, self.pages.not_found)
         redirect = self._guard(view_class, route, params)
         if redirect is None and view_class.admin_only and not self._is_admin():
-            view_class = NotAllowedView
+            view_class = self.pages.not_allowed
         if redirect is not None:
             # Claim the route first: the client answers push_route with a route-change
             # event that can arrive while we wait, and must not mount the view again
@@ -112,7 +123,7 @@ class Router:
             await self._push(redirect)
             # The client may still be on `redirect` already; show it either way.
             path, params = split_route(redirect)
-            view_class = self.routes.get(path, NotFoundView)
+            view_class = self.routes.get(path, self.pages.not_found)
             route = redirect
         await self._mount(view_class, route, params)
 
@@ -121,7 +132,7 @@ class Router:
 
     def _guard(self, view_class: type[BaseView], route: str, params: dict[str, str]) -> str | None:
         if view_class.requires_auth and not self.state.signed_in:
-            return sign_in_route(next_route=route)
+            return sign_in_route(self.sign_in, next_route=route)
         if view_class.redirect_when_signed_in and self.state.signed_in:
             return safe_next(params)
         return None
@@ -150,7 +161,8 @@ class Router:
             self.page.update()
         await view.on_enter(params)
         view.refresh_ui()
-        await self.state.cookie_store.after_navigation(route)
+        if self._after_navigation is not None:
+            await self._after_navigation(route)
 
     def _shell_for(self, user: SignedInUser) -> Shell:
         if self.shell is None or self.shell.user_id != user.id:
@@ -159,9 +171,7 @@ class Router:
                 for cls in self.routes.values()
                 if cls.in_navigation and (not cls.admin_only or user.is_admin)
             ]
-            self.shell = Shell(
-                user, entries, navigate=self.go, sign_out=self.sign_out, narrow=is_narrow(self.page)
-            )
+            self.shell = Shell(user, entries, navigator=self, narrow=is_narrow(self.page))
         return self.shell
 
     async def after_sign_in(self, params: dict[str, str]) -> None:
@@ -179,7 +189,7 @@ class Router:
 
     async def sign_out(self) -> None:
         await self.state.sign_out()
-        await self.go(SIGN_IN_ROUTE)
+        await self.go(self.sign_in)
 
     async def session_ended(self, notice: str = SESSION_ENDED) -> None:
         """The server no longer knows our session: back to sign-in, saying why."""
@@ -198,7 +208,7 @@ class Router:
         if self._sign_in_pending or not self.state.connected:
             return
         self._sign_in_pending = True
-        if not await self._push(sign_in_route(next_route=self.current_route)):
+        if not await self._push(sign_in_route(self.sign_in, next_route=self.current_route)):
             self._sign_in_pending = False
 
     async def on_reconnect(self) -> None:
@@ -227,6 +237,3 @@ class Router:
         if self.current is not None:
             await self.current.on_leave()
             self.current = None
-
-
-__all__ = ["SIGN_IN_ROUTE", "Router", "SignInView", "split_route"]

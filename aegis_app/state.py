@@ -17,17 +17,20 @@ class SessionCookieStore(Protocol):
     """Where a target keeps the session cookie between Python sessions.
 
     The web target keeps it in the browser (as an HttpOnly cookie), the desktop target
-    in the OS keyring. ``description`` is what Settings shows, in words.
+    in the OS keyring. ``description`` is what Settings shows, in words; ``notice`` says
+    why the store cannot keep a session here (a desktop without a usable keyring), for
+    the sign-in view to tell the user, and is ``None`` while it can.
     """
 
     @property
     def description(self) -> str: ...
 
+    @property
+    def notice(self) -> str | None: ...
+
     def load(self) -> str | None: ...
 
     async def save(self, token: str | None) -> None: ...
-
-    async def after_navigation(self, route: str) -> None: ...
 
 
 @dataclass
@@ -77,9 +80,8 @@ class SessionState:
         """Sign in silently from a stored cookie, if there is one that still works."""
         token = self.cookie_store.load()
         if not token:
-            # Optional: a store that cannot keep sessions here (a desktop without an OS
-            # keyring) says why, and the sign-in view tells the user.
-            self.notice = self.notice or getattr(self.cookie_store, "notice", None)
+            # A store that cannot keep sessions here says why; the sign-in view tells.
+            self.notice = self.notice or self.cookie_store.notice
             return False
         self.api.adopt_session_token(token)
         try:

@@ -2,15 +2,17 @@
 
 Views, routing and state are shared; a target only says how a session reaches the
 backend (``new_http_client``), where it keeps the session cookie between Python
-sessions (``new_cookie_store``), and whether it takes a new session at all
-(``admission``: the web target caps anonymous sessions per address).
+sessions (``new_cookie_store``), what it must do once a view is shown
+(``after_navigation``: the web target hands a new cookie to the browser), and whether
+it takes a new session at all (``admission``: the web target caps anonymous sessions
+per address).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Generic, Protocol, TypeVar
 
 import flet as ft
 import httpx
@@ -19,6 +21,8 @@ from aegis_app.api_client import APIClient
 from aegis_app.state import SessionCookieStore, SessionState
 
 API_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+Store = TypeVar("Store", bound=SessionCookieStore)
 
 
 class SessionAdmission(Protocol):
@@ -42,8 +46,11 @@ class AdmitEveryone:
 
 
 @dataclass(frozen=True)
-class Target:
-    name: Literal["web", "desktop"]
+class Target(Generic[Store]):
+    """One way to run the app. ``Store`` is the target's own cookie store, which its
+    ``after_navigation`` (if any) is handed together with the route just shown."""
+
     new_http_client: Callable[[ft.Page], httpx.AsyncClient]
-    new_cookie_store: Callable[[ft.Page, APIClient], SessionCookieStore]
+    new_cookie_store: Callable[[ft.Page, APIClient], Store]
+    after_navigation: Callable[[Store, str], Awaitable[None]] | None = None
     admission: SessionAdmission = field(default_factory=AdmitEveryone)

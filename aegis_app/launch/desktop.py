@@ -58,7 +58,7 @@ def self_test() -> int:
     return run_self_test()
 
 
-def desktop_target(backend: EmbeddedBackend) -> Target:
+def desktop_target(backend: EmbeddedBackend) -> Target[KeyringCookieStore]:
     import httpx
 
     from aegis_app.launch.keyring_store import KeyringCookieStore
@@ -75,7 +75,7 @@ def desktop_target(backend: EmbeddedBackend) -> Target:
     def new_cookie_store(page: ft.Page, api: APIClient) -> KeyringCookieStore:
         return KeyringCookieStore()
 
-    return Target("desktop", new_http_client, new_cookie_store)
+    return Target(new_http_client, new_cookie_store)
 
 
 def _prepare_views(backend: EmbeddedBackend) -> SessionHandler:

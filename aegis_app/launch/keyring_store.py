@@ -219,6 +219,3 @@ class KeyringCookieStore:
             self._give_up("delete the stored session", error)
         else:
             log.info("stored session deleted from the keyring")
-
-    async def after_navigation(self, route: str) -> None:
-        return None

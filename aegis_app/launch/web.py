@@ -29,7 +29,6 @@ from uvicorn.config import STARTUP_FAILURE
 
 from aegis_app.api_client import APIClient
 from aegis_app.app import create_frontend_app
-from aegis_app.cli import DEFAULT_GRACEFUL_SHUTDOWN_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS
 from aegis_app.launch.flet_web_patches import mount_flet
 from aegis_app.launch.in_process import InProcessTransport
 from aegis_app.launch.serving import Drain, DrainGate, DrainingServer
@@ -75,11 +74,13 @@ class BrowserCookieStore:
     """The session lives in the browser as an HttpOnly cookie.
 
     Loading reads it from the WebSocket handshake. Saving a new token (after sign-in)
-    sends the browser through the one-time cookie hand-off on its next navigation, so an
-    HTTP response can set the cookie; JavaScript never sees the token.
+    sends the browser through the one-time cookie hand-off on its next navigation (the
+    web target's ``after_navigation`` is :meth:`hand_off`), so an HTTP response can set the cookie;
+    JavaScript never sees the token.
     """
 
     description = "Browser cookie (HttpOnly, not readable by scripts)"
+    notice = None  # the browser can always keep it
 
     def __init__(self, api: APIClient, mount_path: str) -> None:
         self._api = api
@@ -95,7 +96,8 @@ class BrowserCookieStore:
         if token is None:
             self._handshake = None
 
-    async def after_navigation(self, route: str) -> None:
+    async def hand_off(self, route: str) -> None:
+        """With a new token saved: take the browser through the hand-off to ``route``."""
         if not self._handoff_pending:
             return
         self._handoff_pending = False
@@ -113,7 +115,9 @@ class BrowserCookieStore:
             log.info("the cookie hand-off did not reach the browser: %s", error)
 
 
-def web_target(app: FastAPI, mount_path: str, admitted: AdmittedSessions | None = None) -> Target:
+def web_target(
+    app: FastAPI, mount_path: str, admitted: AdmittedSessions | None = None
+) -> Target[BrowserCookieStore]:
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
         # The browser's address and agent, so the sessions list shows the real device.
         return httpx.AsyncClient(
@@ -127,7 +131,12 @@ def web_target(app: FastAPI, mount_path: str, admitted: AdmittedSessions | None 
         return BrowserCookieStore(api, mount_path)
 
     admission = admitted if admitted is not None else AdmitEveryone()
-    return Target("web", new_http_client, new_cookie_store, admission=admission)
+    return Target(
+        new_http_client,
+        new_cookie_store,
+        after_navigation=BrowserCookieStore.hand_off,
+        admission=admission,
+    )
 
 
 @asynccontextmanager
@@ -175,12 +184,15 @@ def serve(
     host: str,
     port: int,
     *,
-    forwarded_allow_ips: Sequence[str] = (),
-    timeout_keep_alive: int = DEFAULT_KEEP_ALIVE_SECONDS,
-    timeout_graceful_shutdown: int = DEFAULT_GRACEFUL_SHUTDOWN_SECONDS,
-    drain_seconds: float = 0.0,
+    forwarded_allow_ips: Sequence[str],
+    timeout_keep_alive: int,
+    timeout_graceful_shutdown: int,
+    drain_seconds: float,
 ) -> None:
     """Run ``aegis serve`` until SIGTERM/SIGINT (see :mod:`aegis_app.launch.serving`).
+
+    Every setting comes from :mod:`aegis_app.cli`, which holds the defaults (this
+    module does not import it back).
 
     ``forwarded_allow_ips``: the balancer's addresses. Only a connection from one of
     them has its ``X-Forwarded-For``/``-Proto`` believed (the client's address in the

@@ -85,7 +85,7 @@ class SignInView(BaseView):
         await self.password.focus()  # type: ignore[no-untyped-call]
 
     async def _to_register(self, _: ft.Event[ft.TextButton]) -> None:
-        await self.router.go(with_next("/register", self.params))
+        await self.navigator.go(with_next(RegisterView.route, self.params))
 
     async def submit(self, _: ft.Event[ft.Control] | None = None) -> None:
         email, password = (self.email.value or "").strip(), self.password.value or ""
@@ -103,7 +103,7 @@ class SignInView(BaseView):
             return
         finally:
             self.submit_button.disabled = False
-        await self.router.after_sign_in(self.params)
+        await self.navigator.after_sign_in(self.params)
 
 
 class RegisterView(BaseView):
@@ -147,7 +147,7 @@ class RegisterView(BaseView):
             self.submit_button.disabled = True
 
     async def _to_sign_in(self, _: ft.Event[ft.TextButton]) -> None:
-        await self.router.go(with_next("/login", self.params))
+        await self.navigator.go(with_next(SignInView.route, self.params))
 
     async def submit(self, _: ft.Event[ft.Control] | None = None) -> None:
         full_name = (self.full_name.value or "").strip()
@@ -165,4 +165,4 @@ class RegisterView(BaseView):
             return
         finally:
             self.submit_button.disabled = False
-        await self.router.after_sign_in(self.params)
+        await self.navigator.after_sign_in(self.params)

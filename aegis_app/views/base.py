@@ -1,22 +1,49 @@
-"""The view contract: build once, then ``on_enter`` / ``on_refresh`` / ``on_leave``."""
+"""The view contract: build once, then ``on_enter`` / ``on_refresh`` / ``on_leave``.
+
+A view knows the router only as a :class:`Navigator`, and the router knows views only
+through this module: the table of pages (:class:`Pages`) is handed to it by ``app.py``.
+So the views and the router import each other nowhere, not even for type checking.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import flet as ft
 
 from aegis_app.api_client import APIError, SessionEnded
 
 if TYPE_CHECKING:
-    from aegis_app.routing import Router
     from aegis_app.state import SessionState
 
 log = logging.getLogger("aegis.views")
+
+HOME_ROUTE = "/"
+
+
+class Navigator(Protocol):
+    """What views and the shell may ask of the router."""
+
+    async def go(self, route: str) -> None:
+        """Show ``route``; the address bar follows."""
+        ...
+
+    async def after_sign_in(self, params: dict[str, str]) -> None:
+        """Signed in (or registered): on to where the user was going (``params["next"]``)."""
+        ...
+
+    async def sign_out(self) -> None:
+        """Sign out, then to sign-in."""
+        ...
+
+    def show_user(self) -> None:
+        """The signed-in user's name or role changed: say so in the frame."""
+        ...
 
 
 class BaseView:
@@ -37,10 +64,10 @@ class BaseView:
     in_navigation: ClassVar[bool] = False
     icon: ClassVar[ft.IconData | None] = None
 
-    def __init__(self, page: ft.Page, state: SessionState, router: Router) -> None:
+    def __init__(self, page: ft.Page, state: SessionState, navigator: Navigator) -> None:
         self.page = page
         self.state = state
-        self.router = router
+        self.navigator = navigator
         self.params: dict[str, str] = {}
         self._tasks: set[Future[Any]] = set()
         self._waiting: list[Callable[[], Awaitable[None]]] = []
@@ -130,3 +157,14 @@ class BaseView:
             self.body.update()
         except RuntimeError:
             log.debug("view not on the page (left, or the client is away)")
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Everything the router can show: the routable pages by path (in the order of the
+    navigation), the sign-in page a guard sends to, and the two fallbacks."""
+
+    by_route: Mapping[str, type[BaseView]]
+    sign_in: type[BaseView]
+    not_found: type[BaseView]
+    not_allowed: type[BaseView]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from aegis_app.views.base import BaseView
+from aegis_app.views.base import HOME_ROUTE, BaseView
 
 
 class _MessageView(BaseView):
@@ -14,7 +14,7 @@ class _MessageView(BaseView):
 
     def build(self) -> ft.Control:
         async def home(_: ft.Event[ft.TextButton]) -> None:
-            await self.router.go("/")
+            await self.navigator.go(HOME_ROUTE)
 
         message = ft.Column(
             horizontal_alignment=ft.CrossAxisAlignment.CENTER,

@@ -84,7 +84,7 @@ class SettingsView(BaseView):
         self.state.user = SignedInUser.from_api(updated)
         self.profile_result.value = "Profile saved."
         self.profile_result.visible = True
-        self.router.show_user()
+        self.navigator.show_user()
 
     async def _change_password(self, _: ft.Event[ft.Button]) -> None:
         current, new = self.current_password.value or "", self.new_password.value or ""

@@ -12,21 +12,19 @@ view and all. Here the shell's ``View`` and the content area are isolated, so
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import flet as ft
 
 if TYPE_CHECKING:
     from aegis_app.state import SignedInUser
-    from aegis_app.views.base import BaseView
+    from aegis_app.views.base import BaseView, Navigator
 
 CONTENT_PADDING = 24
 NARROW_CONTENT_PADDING = 12
 NARROW_BELOW = 720
 """Window width (logical px) under which the rail collapses into a menu."""
-
-Navigate = Callable[[str], Awaitable[None]]
 
 
 def sends_its_own_updates() -> None:
@@ -72,14 +70,12 @@ class Shell:
         user: SignedInUser,
         entries: Sequence[type[BaseView]],
         *,
-        navigate: Navigate,
-        sign_out: Callable[[], Awaitable[None]],
+        navigator: Navigator,
         narrow: bool,
     ) -> None:
         self.user_id = user.id
         self.entries = list(entries)
-        self._navigate = navigate
-        self._sign_out = sign_out
+        self._navigator = navigator
         self.narrow = narrow
         self.user_name = ft.Text(user.full_name, weight=ft.FontWeight.W_600)
         self.user_role = ft.Text(_role(user), size=12, color=ft.Colors.ON_SURFACE_VARIANT)
@@ -182,7 +178,7 @@ class Shell:
     def _menu_item(self, cls: type[BaseView]) -> ft.PopupMenuItem:
         async def navigate(_: ft.Event[ft.PopupMenuItem]) -> None:
             sends_its_own_updates()
-            await self._navigate(cls.route)
+            await self._navigator.go(cls.route)
 
         return ft.PopupMenuItem(content=cls.title, icon=cls.icon, on_click=navigate)
 
@@ -190,11 +186,11 @@ class Shell:
         sends_its_own_updates()
         index = event.control.selected_index
         if index is not None:
-            await self._navigate(self.entries[int(index)].route)
+            await self._navigator.go(self.entries[int(index)].route)
 
     async def _sign_out_clicked(self, _: ft.Event[ft.OutlinedButton]) -> None:
         sends_its_own_updates()
-        await self._sign_out()
+        await self._navigator.sign_out()
 
 
 def _role(user: SignedInUser) -> str:

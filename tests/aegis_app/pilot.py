@@ -53,7 +53,7 @@ from flet.pubsub.pubsub_hub import PubSubHub
 from aegis_app.api_client import APIClient
 from aegis_app.app import ROUTER_KEY, create_frontend_app
 from aegis_app.launch.flet_web_patches import fail_client_calls_without_a_client
-from aegis_app.launch.web import InProcessTransport
+from aegis_app.launch.in_process import InProcessTransport
 from aegis_app.routing import Router
 from aegis_app.state import STATE_KEY, SessionState
 from aegis_app.target import Target
@@ -78,6 +78,7 @@ class InMemorySessionCookieStore:
     """A test double of ``aegis_app.state.SessionCookieStore`` that remembers calls."""
 
     description = "In memory (tests)"
+    notice = None
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token
@@ -91,7 +92,8 @@ class InMemorySessionCookieStore:
         self.saved.append(token)
         self.token = token
 
-    async def after_navigation(self, route: str) -> None:
+    async def navigated(self, route: str) -> None:
+        """The target's ``after_navigation``: every route the router has shown."""
         self.navigations.append(route)
 
 
@@ -184,7 +186,7 @@ class Pilot:
 
     def __init__(
         self,
-        target: Target,
+        target: Target[Any],
         *,
         route: str = "/",
         store: InMemorySessionCookieStore | None = None,
@@ -413,7 +415,7 @@ def in_process_target(
     store: InMemorySessionCookieStore,
     *,
     http_clients: list[httpx.AsyncClient] | None = None,
-) -> Target:
+) -> Target[InMemorySessionCookieStore]:
     """A Target that talks to ``api_app`` over ASGI and keeps the cookie in ``store``."""
 
     def new_http_client(page: ft.Page) -> httpx.AsyncClient:
@@ -428,4 +430,8 @@ def in_process_target(
             http_clients.append(client)
         return client
 
-    return Target("web", new_http_client, lambda page, api: store)
+    return Target(
+        new_http_client,
+        lambda page, api: store,
+        after_navigation=InMemorySessionCookieStore.navigated,
+    )

@@ -11,12 +11,8 @@ import httpx
 import pytest
 
 from aegis_app.api_client import APIClient
-from aegis_app.launch.web import (
-    BrowserCookieStore,
-    HandshakeCookieReader,
-    handshake_token,
-    web_target,
-)
+from aegis_app.launch.web import BrowserCookieStore, HandshakeCookieReader, web_target
+from aegis_app.launch.web_sessions import handshake_token
 from aegis_app.views.dashboard import DashboardView
 from aegis_app.views.sessions import SessionsView
 from backend.core.config import SESSION_COOKIE
@@ -88,7 +84,7 @@ async def test_sign_in_hands_the_cookie_to_the_browser(
     assert len(pilot.invoked("launch_url")) == 1
 
 
-async def test_save_then_after_navigation_posts_the_handoff(
+async def test_save_then_a_navigation_posts_the_handoff(
     backend: Backend, ada: Any, web_pilot: Any
 ) -> None:
     """The store on its own: save(token), then the next navigation launches the URL."""
@@ -99,8 +95,8 @@ async def test_save_then_after_navigation_posts_the_handoff(
     await store.save(ada[1])
 
     async def navigate() -> None:
-        await store.after_navigation("/sessions?tab=1")
-        await store.after_navigation("/")  # nothing pending any more
+        await store.hand_off("/sessions?tab=1")
+        await store.hand_off("/")  # nothing pending any more
 
     await pilot.conn.track(navigate())
     (launch,) = pilot.invoked("launch_url")
@@ -120,7 +116,7 @@ async def test_saving_the_handshake_token_again_hands_nothing_off(
     finally:
         handshake_token.reset(reset)
     await store.save(ada[1])
-    await pilot.conn.track(store.after_navigation("/"))
+    await pilot.conn.track(store.hand_off("/"))
     assert pilot.invoked("launch_url") == []
     await store.save(None)
     assert store.load() is None

@@ -10,8 +10,8 @@ import pytest
 from aegis_app.routing import safe_next, sign_in_route, split_route
 from aegis_app.views.auth import RegisterView, SignInView
 from aegis_app.views.dashboard import DashboardView
-from aegis_app.views.not_found import NotFoundView
-from aegis_app.views.registry import ROUTE_TO_VIEW
+from aegis_app.views.not_found import NotAllowedView, NotFoundView
+from aegis_app.views.registry import PAGES, ROUTE_TO_VIEW
 from aegis_app.views.sessions import SessionsView
 from tests.aegis_app.pilot import Pilot
 from tests.aegis_app.ui_support import PASSWORD, MakePilot
@@ -63,11 +63,17 @@ def test_safe_next_without_next_goes_home() -> None:
 
 
 def test_sign_in_route_carries_the_destination() -> None:
-    assert sign_in_route("/sessions") == "/login?next=%2Fsessions"
-    assert sign_in_route("/sessions?x=1") == "/login?next=%2Fsessions%3Fx%3D1"
-    assert split_route(sign_in_route("/sessions?x=1"))[1] == {"next": "/sessions?x=1"}
-    assert sign_in_route("/") == "/login"
-    assert sign_in_route("/login?next=/x") == "/login"
+    assert sign_in_route("/login", "/sessions") == "/login?next=%2Fsessions"
+    assert sign_in_route("/login", "/sessions?x=1") == "/login?next=%2Fsessions%3Fx%3D1"
+    assert split_route(sign_in_route("/login", "/sessions?x=1"))[1] == {"next": "/sessions?x=1"}
+    assert sign_in_route("/login", "/") == "/login"
+    assert sign_in_route("/login", "/login?next=/x") == "/login"
+
+
+def test_the_router_is_handed_the_pages_and_sends_to_the_sign_in_page_they_name() -> None:
+    assert PAGES.by_route is ROUTE_TO_VIEW
+    assert PAGES.sign_in is SignInView and SignInView.route == "/login"
+    assert (PAGES.not_found, PAGES.not_allowed) == (NotFoundView, NotAllowedView)
 
 
 async def test_unknown_route_shows_not_found(make_pilot: MakePilot) -> None:

@@ -201,7 +201,7 @@ async def test_a_plaintext_keyring_is_refused_in_words_at_sign_in_and_in_setting
     plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
     store = KeyringCookieStore(plaintext)
     base = in_process_target(backend.app, InMemorySessionCookieStore())
-    target = Target("desktop", base.new_http_client, lambda page, api: store)
+    target = Target(base.new_http_client, lambda page, api: store)
     pilot = Pilot(target, route="/settings")
     try:
         await pilot.start()

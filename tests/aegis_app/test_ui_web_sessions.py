@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from aegis_app.app import REFUSAL_KEY
-from aegis_app.launch.web import InProcessTransport
+from aegis_app.launch.in_process import InProcessTransport
 from aegis_app.launch.web_sessions import (
     ANONYMOUS_SESSION_TIMEOUT_SECONDS,
     TOO_MANY_SESSIONS,
@@ -74,9 +75,11 @@ async def test_signing_out_makes_a_session_anonymous(
 # -- admission ----------------------------------------------------------------------
 
 
-def capped_target(backend: Backend, admitted: AdmittedSessions, token: str | None) -> Target:
+def capped_target(
+    backend: Backend, admitted: AdmittedSessions, token: str | None
+) -> Target[InMemorySessionCookieStore]:
     base = in_process_target(backend.app, InMemorySessionCookieStore(token))
-    return Target("web", base.new_http_client, base.new_cookie_store, admission=admitted)
+    return dataclasses.replace(base, admission=admitted)
 
 
 async def test_over_the_cap_a_session_is_told_why_and_not_counted(
