@@ -14,7 +14,6 @@ import asyncio
 import inspect
 import logging
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -43,6 +42,7 @@ from aegis_app.launch.flet_web_patches import (
 )
 from aegis_app.launch.web import create_web_app
 from backend.core.config import Settings
+from tests.waiting import wait_for, wait_until
 
 with warnings.catch_warnings():
     # Starlette asks for its `httpx2` fork for the TestClient; plain httpx (pinned <0.29
@@ -97,12 +97,12 @@ def test_the_session_rules_are_installed_once() -> None:
     install_session_rules()
     wrapped = FletAppManager.get_session
     assert getattr(wrapped, "_aegis_session_rules", False)
-    assert not getattr(wrapped.__wrapped__, "_aegis_session_rules", False)  # type: ignore[attr-defined]
+    assert not getattr(wrapped.__wrapped__, "_aegis_session_rules", False)
     disconnect = FletAppManager.disconnect_session
-    assert not hasattr(disconnect.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+    assert not hasattr(disconnect.__wrapped__, "__wrapped__")
     keep_session_after_dispose()
     keep_session_after_dispose()
-    assert not hasattr(FletApp.dispose.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+    assert not hasattr(FletApp.dispose.__wrapped__, "__wrapped__")
 
 
 def register(ws: WebSocketTestSession, session_id: str | None) -> dict[str, Any]:
@@ -118,9 +118,15 @@ def register(ws: WebSocketTestSession, session_id: str | None) -> dict[str, Any]
     return dict(body)
 
 
+def disconnects_logged(caplog: pytest.LogCaptureFixture) -> int:
+    """Flet logs this as its manager marks a session's connection gone."""
+    return sum(r.getMessage().startswith("Session disconnected") for r in caplog.records)
+
+
 def test_a_duplicated_tab_gets_its_own_session_and_a_reload_re_attaches(
-    client: TestClient,
+    client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "flet_web.fastapi")
     with client.websocket_connect("/dashboard/ws", headers=SAME_ORIGIN) as first:
         first_id = register(first, None)["session_id"]
         # A duplicated tab: same sessionStorage, so the same id, while the first is live.
@@ -128,15 +134,11 @@ def test_a_duplicated_tab_gets_its_own_session_and_a_reload_re_attaches(
             duplicate_id = register(duplicate, first_id)["session_id"]
         assert duplicate_id != first_id, "flet#6512: the duplicate took over the live session"
 
-    # The first tab reloads: its old connection is gone, so it gets its session back.
-    # (The server notices the close asynchronously; give it a moment.)
-    deadline = time.monotonic() + 5
-    while True:
-        with client.websocket_connect("/dashboard/ws", headers=SAME_ORIGIN) as reloaded:
-            reloaded_id = register(reloaded, first_id)["session_id"]
-        if reloaded_id == first_id or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    # The first tab reloads: its old connection is gone, so it gets its session back. The
+    # server notices a close on its own loop; wait until it has marked both tabs gone.
+    wait_until(lambda: disconnects_logged(caplog) >= 2, 5, what="both tabs' disconnects")
+    with client.websocket_connect("/dashboard/ws", headers=SAME_ORIGIN) as reloaded:
+        reloaded_id = register(reloaded, first_id)["session_id"]
     assert reloaded_id == first_id, "a reload no longer re-attaches to its Python session"
 
 
@@ -154,7 +156,7 @@ def test_without_the_backport_flet_still_has_the_multi_tab_bug(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When this fails, upstream fixed flet#6512 here too: drop the backport."""
-    monkeypatch.setattr(FletAppManager, "get_session", FletAppManager.get_session.__wrapped__)  # type: ignore[attr-defined]
+    monkeypatch.setattr(FletAppManager, "get_session", FletAppManager.get_session.__wrapped__)
     with client.websocket_connect("/dashboard/ws", headers=SAME_ORIGIN) as first:
         first_id = register(first, None)["session_id"]
         with client.websocket_connect("/dashboard/ws", headers=SAME_ORIGIN) as duplicate:
@@ -173,8 +175,7 @@ def run_main_past_its_client(caplog: pytest.LogCaptureFixture) -> list[str]:
     finished = threading.Event()
 
     async def main(page: ft.Page) -> None:
-        while page.session.connection is not None:  # until the client has gone
-            await asyncio.sleep(0.005)
+        await wait_for(lambda: page.session.connection is None, 10, what="the client to go")
         # Set on a later turn of the loop: after FletApp's code that follows main.
         asyncio.get_running_loop().call_soon(finished.set)
 
@@ -198,7 +199,7 @@ def test_without_the_patch_flet_still_reports_that_as_an_error(
 ) -> None:
     """When this fails, upstream fixed it: drop ``keep_session_after_dispose``."""
     assert hasattr(FletApp, "dispose")
-    monkeypatch.setattr(FletApp, "dispose", FletApp.dispose.__wrapped__)  # type: ignore[attr-defined]
+    monkeypatch.setattr(FletApp, "dispose", FletApp.dispose.__wrapped__)
     monkeypatch.setattr(mount_flet_module, "keep_session_after_dispose", lambda: None)
     assert run_main_past_its_client(caplog) == ["Unhandled error processing page session: "]
 
@@ -211,7 +212,7 @@ def test_the_private_send_loop_and_queue_the_patch_relies_on_still_exist() -> No
     assert getattr(send_loop, "_aegis_quiet_send_loop", False)
     assert asyncio.iscoroutinefunction(send_loop.__wrapped__)
     assert not hasattr(send_loop.__wrapped__, "__wrapped__")
-    assert not hasattr(FletApp.send_message.__wrapped__, "__wrapped__")  # type: ignore[attr-defined]
+    assert not hasattr(FletApp.send_message.__wrapped__, "__wrapped__")
     source = inspect.getsource(send_loop.__wrapped__)
     assert "self.__send_queue = None" in source, "the queue the wrapper checks for"
 
@@ -261,14 +262,14 @@ async def test_calls_to_a_client_that_is_gone_fail_at_once(
 ) -> None:
     """Pending when it goes, or made while it is away: either can never be answered."""
     answer = pilot.conn._answer
-    monkeypatch.setattr(pilot.conn, "_answer", lambda call, call_id: None)  # a silent client
+    not_answered: list[str] = []  # a silent client: each call reaches it, none is answered
+    monkeypatch.setattr(pilot.conn, "_answer", lambda call, call_id: not_answered.append(call_id))
 
     async def read_a_preference() -> Any:
         return await ft.SharedPreferences().get("aegis.theme")
 
     pending = pilot.conn.track(read_a_preference())
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await wait_for(lambda: not_answered, 5, what="the call's turn to be answered to pass")
     assert not pending.done(), "the client never answers; the call waits"
     await pilot.session.disconnect(300)
     with pytest.raises(RuntimeError, match="Session closed"):

@@ -32,6 +32,7 @@ from websockets.typing import Origin
 from aegis_app.launch.web_sessions import ANONYMOUS_SESSION_TIMEOUT_SECONDS
 from bench.flet_protocol import FletClient
 from tests.browser.conftest import free_port
+from tests.waiting import wait_for, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 DASHBOARD = b"Live system health"
@@ -68,16 +69,15 @@ class ServeProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 90  # imports alone took 15 s on a busy machine
-        while True:
-            assert self.process.poll() is None, f"aegis serve exited:\n{self.log()}"
-            try:
-                if httpx.get(f"{self.base_url}/api/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"aegis serve not healthy:\n{self.log()}"
-            time.sleep(0.1)
+        # 90 s: imports alone took 15 s on a busy machine.
+        wait_until(self.healthy, 90, what=f"aegis serve to be healthy (log: {self.log_path})")
+
+    def healthy(self) -> bool:
+        assert self.process.poll() is None, f"aegis serve exited:\n{self.log()}"
+        try:
+            return httpx.get(f"{self.base_url}/api/v1/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -86,9 +86,9 @@ class ServeProcess:
         return self.log().count(text)
 
     async def wait_for_log(self, text: str, count: int, timeout: float = 30.0) -> None:
-        async with asyncio.timeout(timeout):
-            while self.count(text) < count:
-                await asyncio.sleep(0.05)
+        await wait_for(
+            lambda: self.count(text) >= count, timeout, what=f"{count} x {text!r} in the log"
+        )
 
     def tab(self, cookie: str | None = None, *, address: str | None = None) -> FletClient:
         return FletClient(
@@ -304,6 +304,8 @@ async def test_anonymous_sessions_per_address_are_capped_and_the_server_stays_up
 
 
 async def wait_until_each_shows(tabs: list[FletClient], texts: tuple[bytes, ...]) -> None:
-    async with asyncio.timeout(30):
-        while not all(any(tab.has_seen(text) for text in texts) for tab in tabs):
-            await asyncio.sleep(0.05)
+    await wait_for(
+        lambda: all(any(tab.has_seen(text) for text in texts) for tab in tabs),
+        30,
+        what=f"each tab to show one of {texts}",
+    )
