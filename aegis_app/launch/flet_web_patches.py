@@ -43,6 +43,9 @@
 8. Flet's diff formats debug f-strings it throws away (the repr of whole control
    subtrees, on every update). The desktop diffs too and has no flet-web, so that patch
    lives in ``flet_diff_patch``; :func:`mount_flet` applies it for the web target.
+9. Text typed into a field before Flutter's web engine listens to it was dropped (a
+   fill then Enter at once, keys right after a click): ``early_typing`` adds a script
+   to ``index.html`` that gives it to the engine once it listens.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocketDisconnect
 
+from aegis_app.launch.early_typing import keep_early_typing
 from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting
 
 WEBSOCKET_PATH_ATTRIBUTE = "_FletStaticFiles__websocket_endpoint_path"
@@ -290,5 +294,6 @@ def mount_flet(
     fail_client_calls_without_a_client()
     redact_flet_session_ids()
     skip_eager_debug_formatting()
+    keep_early_typing()
     app: ASGIApp = wrap(flet_app) if wrap is not None else flet_app
     outer.mount(mount_path, app, name="dashboard")
