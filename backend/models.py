@@ -65,13 +65,14 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    sessions: Mapped[list[UserSession]] = relationship(
+    sessions: Mapped[list[SignInSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
-class UserSession(Base):
-    """A signed-in device. Only a hash of its cookie token is stored."""
+class SignInSession(Base):
+    """A signed-in device: one sign-in, until sign-out, revocation or expiry. Only a hash
+    of its cookie token is stored. (Not a database session: those are ``DbSession``.)"""
 
     __tablename__ = "sessions"
 

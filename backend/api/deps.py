@@ -1,4 +1,7 @@
-"""FastAPI dependencies: ``SessionDep``, ``SettingsDep``, ``CurrentSession``, ``CurrentUser``."""
+"""FastAPI dependencies: ``DbSession``, ``SettingsDep``, ``CurrentSignInSession``, ``CurrentUser``.
+
+``DbSession`` is a database session (parameters named ``db``); ``CurrentSignInSession``
+is the request's signed-in session (a ``SignInSession`` row, from its cookie)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from backend.core.config import SESSION_COOKIE, Settings
-from backend.models import Role, User, UserSession
+from backend.core.guards import from_desktop_app
+from backend.models import Role, SignInSession, User
 from backend.services.handoff import CookieHandoffStore
-from backend.services.sessions import resolve_session
+from backend.services.sessions import SignInClient, resolve_sign_in_session
 from backend.services.throttle import SignInThrottles
 
 
@@ -21,17 +25,19 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    with request.app.state.session_factory() as session:
-        yield session
+    with request.app.state.session_factory() as db:
+        yield db
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_db)]
+DbSession = Annotated[Session, Depends(get_db)]
 
 
-def get_current_session(request: Request, db: SessionDep, settings: SettingsDep) -> UserSession:
+def get_current_sign_in_session(
+    request: Request, db: DbSession, settings: SettingsDep
+) -> SignInSession:
     token = request.cookies.get(SESSION_COOKIE)
-    row = resolve_session(db, settings, token) if token else None
+    row = resolve_sign_in_session(db, settings, token) if token else None
     if row is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -40,10 +46,10 @@ def get_current_session(request: Request, db: SessionDep, settings: SettingsDep)
     return row
 
 
-CurrentSession = Annotated[UserSession, Depends(get_current_session)]
+CurrentSignInSession = Annotated[SignInSession, Depends(get_current_sign_in_session)]
 
 
-def get_current_user(current: CurrentSession) -> User:
+def get_current_user(current: CurrentSignInSession) -> User:
     return current.user
 
 
@@ -75,3 +81,13 @@ HandoffsDep = Annotated[CookieHandoffStore, Depends(get_handoffs)]
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def sign_in_client(request: Request) -> SignInClient:
+    """Where a sign-in comes from: the address, the user agent, and whether it came
+    through the desktop app's own guarded transport."""
+    return SignInClient(
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        via_desktop_app=from_desktop_app(request.scope),
+    )

@@ -60,6 +60,23 @@ def record(
     return event
 
 
+def record_and_commit(
+    db: Session,
+    kind: str,
+    *,
+    actor: User | None,
+    actor_email: str | None = None,
+    target: str = "",
+    ip: str = "",
+    detail: str = "",
+) -> None:
+    """Record the row and commit ``db`` at once: the action's change, made in ``db``
+    before this call, and its audit row are saved together or not at all. Also for a
+    refusal, whose request fails afterwards, so nothing else would commit the row."""
+    record(db, kind, actor=actor, actor_email=actor_email, target=target, ip=ip, detail=detail)
+    db.commit()
+
+
 def record_aggregated(
     db: Session,
     kind: str,

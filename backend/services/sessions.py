@@ -1,4 +1,4 @@
-"""Server-side sessions: issue, resolve, end."""
+"""Sign-in sessions (``SignInSession`` rows, server-side): issue, resolve, end."""
 
 from __future__ import annotations
 
@@ -12,51 +12,55 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.core.config import Settings
 from backend.core.security import hash_token, new_session_token
-from backend.models import User, UserSession, utcnow
+from backend.models import SignInSession, User, utcnow
 
 # Writing last_seen on every request would turn every read into a write.
 LAST_SEEN_GRANULARITY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
-class IssuedSession:
+class SignInClient:
+    """Where a sign-in comes from, as its session row records it."""
+
+    ip: str
+    user_agent: str
+    via_desktop_app: bool = False
+    """Only from ``guards.from_desktop_app``, never from the user agent."""
+
+
+@dataclass(frozen=True)
+class IssuedSignInSession:
     token: str
-    session: UserSession
+    row: SignInSession
 
 
-def issue_session(
+def issue_sign_in_session(
     db: Session,
     settings: Settings,
     user: User,
-    *,
-    ip: str,
-    user_agent: str,
-    via_desktop_app: bool = False,
-) -> IssuedSession:
-    """Create a fresh session with a fresh token (never reuse one across sign-ins).
-
-    ``via_desktop_app`` only from ``guards.from_desktop_app``, never from the user agent.
-    """
+    client: SignInClient,
+) -> IssuedSignInSession:
+    """Create a fresh session with a fresh token (never reuse one across sign-ins)."""
     token = new_session_token()
     now = utcnow()
-    row = UserSession(
+    row = SignInSession(
         user_id=user.id,
         token_hash=hash_token(token),
         created_at=now,
         last_seen_at=now,
         expires_at=now + settings.session_lifetime,
-        ip=ip[:64],
-        user_agent=user_agent[:400],
-        via_desktop_app=via_desktop_app,
+        ip=client.ip[:64],
+        user_agent=client.user_agent[:400],
+        via_desktop_app=client.via_desktop_app,
     )
     db.add(row)
     db.flush()
-    return IssuedSession(token=token, session=row)
+    return IssuedSignInSession(token=token, row=row)
 
 
-def resolve_session(db: Session, settings: Settings, token: str) -> UserSession | None:
+def resolve_sign_in_session(db: Session, settings: Settings, token: str) -> SignInSession | None:
     """The live session for a token, or None. Expired sessions are deleted on sight."""
-    row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    row = db.scalar(select(SignInSession).where(SignInSession.token_hash == hash_token(token)))
     if row is None:
         return None
     now = utcnow()
@@ -67,13 +71,13 @@ def resolve_session(db: Session, settings: Settings, token: str) -> UserSession 
     if now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
         # A statement, not a change to the object: if the session was ended meanwhile
         # (another request, the clean-up job), this updates nothing instead of raising.
-        db.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
+        db.execute(update(SignInSession).where(SignInSession.id == row.id).values(last_seen_at=now))
         set_committed_value(row, "last_seen_at", now)
         db.commit()
     return row
 
 
-def _delete(db: Session, row: UserSession) -> None:
+def _delete(db: Session, row: SignInSession) -> None:
     """Delete ``row``'s session, if it is still there.
 
     Another request (a deactivation, a sign-out everywhere) or the clean-up job may
@@ -81,15 +85,16 @@ def _delete(db: Session, row: UserSession) -> None:
     read it. ``db.delete(row)`` would then warn that its DELETE matched no row; the
     statement simply deletes nothing.
     """
-    db.execute(delete(UserSession).where(UserSession.id == row.id))
+    db.execute(delete(SignInSession).where(SignInSession.id == row.id))
     db.expunge(row)
 
 
-def _is_expired(row: UserSession, settings: Settings, now: datetime) -> bool:
+def _is_expired(row: SignInSession, settings: Settings, now: datetime) -> bool:
     return row.expires_at <= now or row.last_seen_at + settings.session_idle_timeout <= now
 
 
-def end_session(db: Session, row: UserSession) -> None:
+def end_sign_in_session(db: Session, row: SignInSession) -> None:
+    """Sign-out: delete the row and commit (with whatever else ``db`` holds)."""
     _delete(db, row)
     db.commit()
 
@@ -97,9 +102,9 @@ def end_session(db: Session, row: UserSession) -> None:
 def delete_expired_sessions(db: Session, settings: Settings) -> int:
     now = utcnow()
     result = db.execute(
-        delete(UserSession).where(
-            (UserSession.expires_at <= now)
-            | (UserSession.last_seen_at <= now - settings.session_idle_timeout)
+        delete(SignInSession).where(
+            (SignInSession.expires_at <= now)
+            | (SignInSession.last_seen_at <= now - settings.session_idle_timeout)
         )
     )
     db.commit()
@@ -121,12 +126,12 @@ def live_session_ids(db: Session, settings: Settings, session_ids: Iterable[str]
         chunk = wanted[start : start + LIVE_CHECK_CHUNK]
         live.update(
             db.scalars(
-                select(UserSession.id)
-                .join(User, User.id == UserSession.user_id)
+                select(SignInSession.id)
+                .join(User, User.id == SignInSession.user_id)
                 .where(
-                    UserSession.id.in_(chunk),
-                    UserSession.expires_at > now,
-                    UserSession.last_seen_at > now - settings.session_idle_timeout,
+                    SignInSession.id.in_(chunk),
+                    SignInSession.expires_at > now,
+                    SignInSession.last_seen_at > now - settings.session_idle_timeout,
                     User.is_active.is_(True),
                 )
             )
@@ -134,10 +139,10 @@ def live_session_ids(db: Session, settings: Settings, session_ids: Iterable[str]
     stale = list(live)
     for start in range(0, len(stale), LIVE_CHECK_CHUNK):
         db.execute(
-            update(UserSession)
+            update(SignInSession)
             .where(
-                UserSession.id.in_(stale[start : start + LIVE_CHECK_CHUNK]),
-                UserSession.last_seen_at <= now - LAST_SEEN_GRANULARITY,
+                SignInSession.id.in_(stale[start : start + LIVE_CHECK_CHUNK]),
+                SignInSession.last_seen_at <= now - LAST_SEEN_GRANULARITY,
             )
             .values(last_seen_at=now)
         )

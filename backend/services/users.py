@@ -1,4 +1,4 @@
-"""Managing accounts: create, change role/state/name, end sessions; the last-admin rule."""
+"""Managing accounts: create, change role/state/name, end sign-in sessions; the last-admin rule."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.core.security import hash_password
-from backend.models import Role, User, UserSession
+from backend.models import Role, SignInSession, User
 from backend.services import audit, rule_locks
 from backend.services.audit import AuditKind
 
@@ -75,11 +75,11 @@ def find_by_email(db: Session, email: str) -> User | None:
     return db.scalar(select(User).where(User.email == email.lower()))
 
 
-def end_sessions(db: Session, user_id: int, *, keep: str | None = None) -> int:
+def end_sign_in_sessions(db: Session, user_id: int, *, keep: str | None = None) -> int:
     """Delete the user's sessions (all but ``keep``), in the caller's transaction."""
-    query = delete(UserSession).where(UserSession.user_id == user_id)
+    query = delete(SignInSession).where(SignInSession.user_id == user_id)
     if keep is not None:
-        query = query.where(UserSession.id != keep)
+        query = query.where(SignInSession.id != keep)
     result = db.execute(query)
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -198,5 +198,5 @@ def update_user(
         if is_active:
             note(AuditKind.USER_REACTIVATED, "Account reactivated.")
         else:
-            ended = end_sessions(db, user.id)
+            ended = end_sign_in_sessions(db, user.id)
             note(AuditKind.USER_DEACTIVATED, f"Account deactivated; {ended} session(s) ended.")

@@ -6,7 +6,6 @@ its own client IP), talking to the running app in-process over ASGI.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.config import SESSION_COOKIE, Settings
 from backend.core.security import hash_token
-from backend.models import User, UserSession
+from backend.models import SignInSession, User
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
@@ -65,13 +64,6 @@ def cookie_token(response: httpx.Response) -> str:
     return token
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def cookie_attributes(header: str) -> dict[str, str]:
     """Lower-cased attribute names (after the name=value pair) mapped to their values."""
     attributes: dict[str, str] = {}
@@ -96,24 +88,28 @@ class Api:
 
     @contextmanager
     def db(self) -> Iterator[Session]:
-        with self.app.state.session_factory() as session:
-            yield session
+        with self.app.state.session_factory() as db:
+            yield db
 
     def user_count(self) -> int:
         with self.db() as db:
             return int(db.scalar(select(func.count()).select_from(User)) or 0)
 
-    def session_count(self) -> int:
+    def sign_in_session_count(self) -> int:
         with self.db() as db:
-            return int(db.scalar(select(func.count()).select_from(UserSession)) or 0)
+            return int(db.scalar(select(func.count()).select_from(SignInSession)) or 0)
 
-    def session_row(self, token: str) -> UserSession | None:
+    def sign_in_session_row(self, token: str) -> SignInSession | None:
         with self.db() as db:
-            return db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+            return db.scalar(
+                select(SignInSession).where(SignInSession.token_hash == hash_token(token))
+            )
 
-    def update_session(self, token: str, **values: Any) -> None:
+    def update_sign_in_session(self, token: str, **values: Any) -> None:
         with self.db() as db:
-            row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+            row = db.scalar(
+                select(SignInSession).where(SignInSession.token_hash == hash_token(token))
+            )
             assert row is not None
             for name, value in values.items():
                 setattr(row, name, value)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from backend.core.config import API_PREFIX, Settings
 from backend.core.db import make_engine
 from backend.core.hosts import HostAllowlist
 from backend.main import create_api
+from tests.waiting import wait_until
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_SECONDS = 30.0
@@ -68,8 +68,8 @@ class LiveServer:
 
     @contextmanager
     def db(self) -> Iterator[Session]:
-        with Session(self.engine) as session:
-            yield session
+        with Session(self.engine) as db:
+            yield db
 
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.engine.connect() as connection:
@@ -107,9 +107,7 @@ def live_server(
     sock.bind((LOOPBACK, 0))
     port = int(sock.getsockname()[1])
     overrides.setdefault("allowed_hosts", f"{LOOPBACK}:{port}")
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=tmp_path / "data", database_url=url, **overrides
-    )
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=url, **overrides)
     app = create_api(settings, allowed_hosts=HostAllowlist.for_bound_address(LOOPBACK, port))
     config = uvicorn.Config(
         app,
@@ -131,11 +129,12 @@ def live_server(
     thread.start()
     engine = make_engine(url)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started:
+
+        def started() -> bool:
             assert thread.is_alive(), f"uvicorn stopped while starting: {crash}"
-            assert time.monotonic() < deadline, "uvicorn did not start in time"
-            time.sleep(0.01)
+            return bool(server.started)
+
+        wait_until(started, START_TIMEOUT_SECONDS, what="uvicorn to start")
         yield LiveServer(settings=settings, port=port, engine=engine, app=app)
     finally:
         server.should_exit = True

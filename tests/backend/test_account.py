@@ -54,7 +54,7 @@ async def test_change_password_signs_out_every_other_session(api: Api) -> None:
     assert (await laptop.get(ME)).status_code == 200
     assert (await phone.get(ME)).status_code == 401
     assert (await tablet.get(ME)).status_code == 401
-    assert api.session_count() == 1 and api.session_row(laptop_token) is not None
+    assert api.sign_in_session_count() == 1 and api.sign_in_session_row(laptop_token) is not None
     assert (await api.login(await api.client(), ADMIN, PASSWORD)).status_code == 401
     assert (await api.login(await api.client(), ADMIN, NEW_PASSWORD)).status_code == 200
     [row] = audit_rows(api, "password_changed")
@@ -151,7 +151,7 @@ async def test_sign_out_everywhere_else(api: Api) -> None:
     assert (await laptop.get(ME)).status_code == 200
     assert (await phone.get(ME)).status_code == 401
     assert (await tablet.get(ME)).status_code == 401
-    assert api.session_row(laptop_token) is not None
+    assert api.sign_in_session_row(laptop_token) is not None
     [row] = audit_rows(api, "session_revoked")
     assert "2 session(s)" in row.detail
     assert (await laptop.delete(SESSIONS, params={"scope": "others"})).json() == {"ended": 0}

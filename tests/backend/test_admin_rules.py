@@ -1,6 +1,6 @@
 """The admin rules decided under the rule lock, on rows read after it.
 
-Each test holds ORM objects loaded before another session changed the rows (what a
+Each test holds ORM objects loaded before another transaction changed the rows (what a
 request racing another one holds), then asks for a change; the decision must follow
 the database, not the stale objects. The live, parallel version is test_concurrency.
 """

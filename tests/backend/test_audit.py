@@ -100,7 +100,7 @@ async def test_an_address_over_its_limit_is_one_row_for_every_email_it_tries(
 async def test_ending_a_session_is_recorded(api: Api) -> None:
     laptop, _ = await api.signed_in(ADMIN, register=True)
     _, phone_token = await api.signed_in(ADMIN)
-    phone = api.session_row(phone_token)
+    phone = api.sign_in_session_row(phone_token)
     assert phone is not None
     assert (await laptop.delete(f"{API}/auth/sessions/{phone.id}")).status_code == 204
     [row] = audit_rows(api, "session_revoked")

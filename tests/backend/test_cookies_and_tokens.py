@@ -9,7 +9,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from backend.models import UserSession
+from backend.models import SignInSession
 from tests.backend.api_helpers import (
     API,
     Api,
@@ -66,13 +66,13 @@ async def test_every_sign_in_gets_a_new_token(api: Api) -> None:
         assert response.status_code == 200
         tokens.add(cookie_token(response))
     assert len(tokens) == 4
-    assert api.session_count() == 4
+    assert api.sign_in_session_count() == 4
 
 
 async def test_database_stores_only_the_token_hash(api: Api) -> None:
     token = cookie_token(await api.register(await api.client()))
     with api.db() as db:
-        rows = db.execute(select(UserSession.__table__)).mappings().all()
+        rows = db.execute(select(SignInSession.__table__)).mappings().all()
     assert len(rows) == 1
     row = rows[0]
     assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()

@@ -37,20 +37,20 @@ async def test_cross_site_post_with_cookie_is_refused(api: Api, headers: dict[st
     assert response.status_code == 403
     assert response.json() == {"detail": "Cross-site request refused."}
     # The refused request changed nothing.
-    assert api.session_row(token) is not None
+    assert api.sign_in_session_row(token) is not None
     assert (await client.get(ME)).status_code == 200
 
 
 async def test_cross_site_delete_is_refused(api: Api) -> None:
     client, _ = await api.signed_in(register=True)
     _, phone_token = await api.signed_in()
-    row = api.session_row(phone_token)
+    row = api.sign_in_session_row(phone_token)
     assert row is not None
     response = await client.delete(
         f"{API}/auth/sessions/{row.id}", headers={"origin": "https://evil.example"}
     )
     assert response.status_code == 403
-    assert api.session_row(phone_token) is not None
+    assert api.sign_in_session_row(phone_token) is not None
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ async def test_same_origin_post_is_allowed(api: Api, headers: dict[str, str]) ->
     client, token = await api.signed_in(register=True)
     response = await client.post(LOGOUT, headers=headers)
     assert response.status_code == 200
-    assert api.session_row(token) is None
+    assert api.sign_in_session_row(token) is None
 
 
 async def test_https_same_origin_is_allowed(api: Api) -> None:
@@ -106,4 +106,4 @@ async def test_login_with_cookie_from_another_site_is_blocked(api: Api) -> None:
     )
     assert response.status_code == 403
     assert session_cookie(response) is None
-    assert api.session_count() == 1
+    assert api.sign_in_session_count() == 1

@@ -59,7 +59,7 @@ async def test_handoff_sets_the_same_token_and_redirects(api: Api) -> None:
     browser = await api.client()
     me = await browser.get(f"{API}/auth/me", headers={"cookie": f"aegis_session={token}"})
     assert me.status_code == 200
-    assert api.session_count() == 1  # the same session, not a new one
+    assert api.sign_in_session_count() == 1  # the same session, not a new one
 
 
 async def test_default_target_is_the_dashboard(api: Api) -> None:
@@ -155,7 +155,7 @@ async def test_code_of_a_signed_out_session_sets_no_cookie(api: Api) -> None:
 async def test_code_of_an_expired_session_sets_no_cookie(api: Api) -> None:
     client, token = await api.signed_in(register=True)
     code = await new_code(client)
-    api.update_session(token, expires_at=utcnow() - timedelta(seconds=1))
+    api.update_sign_in_session(token, expires_at=utcnow() - timedelta(seconds=1))
     response = await redeem(api, code)
     assert "set-cookie" not in response.headers
 

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from backend.core.db import make_engine, migrate, session_factory
 from backend.services.job_leases import JobLeases, new_instance_id
 from backend.services.scheduler import METRICS_JOB, Job, Scheduler
-from tests.backend.api_helpers import API, Api, FakeClock, wait_for
+from tests.backend.api_helpers import API, Api, FakeClock
+from tests.waiting import wait_for
 
 PERIODS = 20
 INTERVAL = 60.0
@@ -71,7 +72,7 @@ async def test_a_job_runs_once_per_period_across_two_instances(
         winner = runs[-1]
         # Later in the same period: neither runs it again, and both report the winner.
         clock.advance(INTERVAL / 2)
-        assert await asyncio.gather(a.tick(job_a), b.tick(job_b)) == [False, False], where
+        assert list(await asyncio.gather(a.tick(job_a), b.tick(job_b))) == [False, False], where
         assert job_a.last_run_by == job_b.last_run_by == winner, where
         assert job_a.last_outcome == job_b.last_outcome == "ok", where
         clock.advance(INTERVAL / 2)
@@ -112,7 +113,7 @@ async def test_status_and_metrics_name_the_instance(api: Api) -> None:
     client, _ = await api.signed_in(ADMIN, register=True)
     me = api.app.state.instance_id
     scheduler: Scheduler = api.app.state.scheduler
-    await wait_for(lambda: scheduler.job(METRICS_JOB).runs >= 1)
+    await wait_for(lambda: scheduler.job(METRICS_JOB).runs >= 1, what="a metrics sample")
     status = (await client.get(f"{API}/system/status")).json()
     assert status["instance"] == me
     parts = {c["key"]: c for c in status["components"]}

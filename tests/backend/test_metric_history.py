@@ -14,8 +14,9 @@ from sqlalchemy import delete
 from backend.models import MetricSample, utcnow
 from backend.services import metrics
 from backend.services.scheduler import METRICS_JOB, Scheduler
-from tests.backend.api_helpers import API, Api, MakeApi, wait_for
+from tests.backend.api_helpers import API, Api, MakeApi
 from tests.backend.dashboard_helpers import ADMIN
+from tests.waiting import wait_for
 
 STATUS = f"{API}/system/status"
 METRICS = f"{API}/system/metrics"
@@ -48,7 +49,7 @@ def forget(api: Api, instance: str) -> None:
 async def sampled_once(api: Api) -> None:
     scheduler: Scheduler = api.app.state.scheduler
     job = scheduler.job(METRICS_JOB)
-    await wait_for(lambda: job.runs >= 1)
+    await wait_for(lambda: job.runs >= 1, what="a metrics sample")
 
 
 def at(body: dict[str, Any]) -> list[datetime]:
@@ -94,7 +95,7 @@ async def test_the_database_buckets_as_python_would(api: Api) -> None:
     can move a sample across one): the same groups as Python's own arithmetic."""
     client, _ = await api.signed_in(ADMIN, register=True)
     start = metrics.bucket_start(utcnow() - timedelta(minutes=59), 30)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"at": start + timedelta(seconds=7 * k + 0.5), "cpu": k % 97, "api": float(k % 13)}
         for k in range(500)
     ]

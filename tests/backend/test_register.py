@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -43,7 +45,7 @@ async def test_first_account_is_admin_and_signed_in(api: Api) -> None:
     assert me.status_code == 200
     assert me.json()["id"] == body["id"]
     assert api.user_count() == 1
-    assert api.session_count() == 1
+    assert api.sign_in_session_count() == 1
 
 
 async def test_second_registration_refused_when_closed(api: Api) -> None:
@@ -80,7 +82,7 @@ async def test_duplicate_email_is_409_case_insensitively(make_api: MakeApi) -> N
     assert "exists" in response.json()["detail"]
     assert session_cookie_absent(response)
     assert api.user_count() == 1
-    assert api.session_count() == 1
+    assert api.sign_in_session_count() == 1
 
 
 async def test_short_password_names_the_minimum(api: Api) -> None:
@@ -143,7 +145,7 @@ async def test_invalid_bodies_are_named_and_change_nothing(
     assert words in detail
     assert session_cookie_absent(response)
     assert api.user_count() == 0
-    assert api.session_count() == 0
+    assert api.sign_in_session_count() == 0
 
 
 @pytest.mark.parametrize(
@@ -201,7 +203,8 @@ async def test_oversized_streamed_body_is_413(make_api: MakeApi) -> None:
     api = await make_api(max_body_bytes=2048)
     client = await api.client()
 
-    async def chunks():  # no Content-Length: sent with Transfer-Encoding: chunked
+    # No Content-Length: sent with Transfer-Encoding: chunked.
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "ada@example.com", "password": "' + PASSWORD.encode() + b'", '
         for _ in range(5):
             yield b'"full_name": "' + b"A" * 1000 + b'", '
@@ -221,7 +224,7 @@ async def test_streamed_body_under_the_limit_is_fine(make_api: MakeApi) -> None:
     api = await make_api(max_body_bytes=2048)
     client = await api.client()
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "ada@example.com", '
         yield b'"password": "' + PASSWORD.encode() + b'", "full_name": "Ada"}'
 

@@ -1,5 +1,5 @@
 """A job that is inside its database work when the process stops finishes and closes
-its session; it is not cancelled under it (which left a half-closed session that the
+its database session; it is not cancelled under it (which left a half-closed one that the
 garbage collector later closed as an IllegalStateChangeError)."""
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ async def test_a_running_job_finishes_and_closes_its_session_at_shutdown(tmp_pat
         await running.__aenter__()
         assert await anyio.to_thread.run_sync(inside.wait, 30)
         stopping = asyncio.ensure_future(running.__aexit__(None, None, None))
-        await asyncio.sleep(0)  # shutdown has begun while the job holds its session
+        # One turn of the loop, not a wait on the clock: the shutdown task runs up to its
+        # wait for the job, which still holds its database session.
+        await asyncio.sleep(0)
         assert not stopping.done()
         release.set()
         await asyncio.wait_for(stopping, 30)

@@ -15,36 +15,38 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from backend.core.security import hash_token
-from backend.models import UserSession, utcnow
-from backend.services.sessions import end_session, resolve_session
+from backend.models import SignInSession, utcnow
+from backend.services.sessions import end_sign_in_session, resolve_sign_in_session
 from tests.backend.api_helpers import Api
 
 
 async def test_ending_a_session_another_transaction_just_ended(api: Api) -> None:
     _, token = await api.signed_in(register=True)
     with api.db() as first:
-        row = first.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+        row = first.scalar(
+            select(SignInSession).where(SignInSession.token_hash == hash_token(token))
+        )
         assert row is not None
         with api.db() as second:
-            second.execute(delete(UserSession).where(UserSession.id == row.id))
+            second.execute(delete(SignInSession).where(SignInSession.id == row.id))
             second.commit()
-        end_session(first, row)
-    assert api.session_row(token) is None
+        end_sign_in_session(first, row)
+    assert api.sign_in_session_row(token) is None
 
 
 async def test_a_session_ended_while_its_request_reads_it_is_no_error(api: Api) -> None:
     _, token = await api.signed_in(register=True)
     # Its last-seen time is due for an update, and it is gone before the update runs.
-    api.update_session(token, last_seen_at=utcnow() - timedelta(minutes=5))
+    api.update_sign_in_session(token, last_seen_at=utcnow() - timedelta(minutes=5))
     with api.db() as request:
 
         @event.listens_for(request, "loaded_as_persistent")
         def ended_elsewhere(_: Session, instance: object) -> None:
-            if isinstance(instance, UserSession):
+            if isinstance(instance, SignInSession):
                 with api.db() as other:
-                    other.execute(delete(UserSession).where(UserSession.id == instance.id))
+                    other.execute(delete(SignInSession).where(SignInSession.id == instance.id))
                     other.commit()
 
         # Valid when read, so this request goes ahead; its last-seen update finds nothing.
-        assert resolve_session(request, api.settings, token) is not None
-    assert api.session_row(token) is None
+        assert resolve_sign_in_session(request, api.settings, token) is not None
+    assert api.sign_in_session_row(token) is None

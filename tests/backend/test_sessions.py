@@ -29,7 +29,7 @@ async def test_logout_ends_the_session_on_the_server(api: Api) -> None:
     deletion = session_cookie(response)
     assert deletion is not None
     assert cookie_attributes(deletion)["max-age"] == "0"
-    assert api.session_row(token) is None
+    assert api.sign_in_session_row(token) is None
     assert (await client.get(ME)).status_code == 401
     # Replaying the old cookie by hand does not bring it back.
     replay = await api.client()
@@ -37,7 +37,7 @@ async def test_logout_ends_the_session_on_the_server(api: Api) -> None:
     assert (await replay.post(f"{API}/auth/logout", headers=as_cookie(token))).status_code == 401
     # Only that device was signed out.
     assert (await other_device.get(ME)).status_code == 200
-    assert api.session_row(other_token) is not None
+    assert api.sign_in_session_row(other_token) is not None
 
 
 async def test_deactivated_user_loses_sessions_and_cannot_sign_in(make_api: MakeApi) -> None:
@@ -46,7 +46,7 @@ async def test_deactivated_user_loses_sessions_and_cannot_sign_in(make_api: Make
     client, token = await api.signed_in("bob@example.com", register=True)
     api.update_user("bob@example.com", is_active=False)
     assert (await client.get(ME)).status_code == 401
-    assert api.session_row(token) is None
+    assert api.sign_in_session_row(token) is None
     # Even if reactivated, the ended session stays ended.
     api.update_user("bob@example.com", is_active=True)
     replay = await api.client()
@@ -60,7 +60,7 @@ async def test_deactivated_user_loses_sessions_and_cannot_sign_in(make_api: Make
     wrong = await api.login(await api.client(), "bob@example.com", "wrong password!")
     assert wrong.status_code == 401
     assert wrong.json() == {"detail": "Incorrect email or password."}
-    assert api.session_count() == 1  # only the admin's
+    assert api.sign_in_session_count() == 1  # only the admin's
 
 
 async def test_idle_timeout(make_api: MakeApi) -> None:
@@ -68,36 +68,38 @@ async def test_idle_timeout(make_api: MakeApi) -> None:
     client, token = await api.signed_in(register=True)
     # Within the idle window: still valid, and last_seen_at moves forward.
     stale = utcnow() - timedelta(seconds=50)
-    api.update_session(token, last_seen_at=stale)
+    api.update_sign_in_session(token, last_seen_at=stale)
     assert (await client.get(ME)).status_code == 200
-    row = api.session_row(token)
+    row = api.sign_in_session_row(token)
     assert row is not None
     assert row.last_seen_at > stale + LAST_SEEN_GRANULARITY
     # Past it: refused, and the row is gone.
-    api.update_session(token, last_seen_at=utcnow() - timedelta(minutes=1, seconds=1))
+    api.update_sign_in_session(token, last_seen_at=utcnow() - timedelta(minutes=1, seconds=1))
     assert (await client.get(ME)).status_code == 401
-    assert api.session_row(token) is None
+    assert api.sign_in_session_row(token) is None
 
 
 async def test_last_seen_is_not_rewritten_on_every_request(api: Api) -> None:
     client, token = await api.signed_in(register=True)
     recent = utcnow() - timedelta(seconds=5)
-    api.update_session(token, last_seen_at=recent)
+    api.update_sign_in_session(token, last_seen_at=recent)
     assert (await client.get(ME)).status_code == 200
-    row = api.session_row(token)
+    row = api.sign_in_session_row(token)
     assert row is not None
     assert row.last_seen_at == recent
 
 
 async def test_absolute_lifetime(api: Api) -> None:
     client, token = await api.signed_in(register=True)
-    row = api.session_row(token)
+    row = api.sign_in_session_row(token)
     assert row is not None
     assert row.expires_at - row.created_at == timedelta(days=30)
     # Active right now, but past its absolute end.
-    api.update_session(token, expires_at=utcnow() - timedelta(seconds=1), last_seen_at=utcnow())
+    api.update_sign_in_session(
+        token, expires_at=utcnow() - timedelta(seconds=1), last_seen_at=utcnow()
+    )
     assert (await client.get(ME)).status_code == 401
-    assert api.session_row(token) is None
+    assert api.sign_in_session_row(token) is None
 
 
 async def test_list_shows_only_own_sessions_with_one_current(make_api: MakeApi) -> None:
@@ -110,7 +112,7 @@ async def test_list_shows_only_own_sessions_with_one_current(make_api: MakeApi) 
     sessions = response.json()
     assert len(sessions) == 2
     assert sum(s["current"] for s in sessions) == 1
-    bob_row, phone_row = api.session_row(bob_token), api.session_row(phone_token)
+    bob_row, phone_row = api.sign_in_session_row(bob_token), api.sign_in_session_row(phone_token)
     assert bob_row is not None and phone_row is not None
     ids = {s["id"] for s in sessions}
     assert bob_row.id not in ids
@@ -128,23 +130,23 @@ async def test_list_shows_only_own_sessions_with_one_current(make_api: MakeApi) 
 async def test_end_own_other_session(api: Api) -> None:
     laptop, laptop_token = await api.signed_in(register=True)
     phone, phone_token = await api.signed_in()
-    phone_row = api.session_row(phone_token)
+    phone_row = api.sign_in_session_row(phone_token)
     assert phone_row is not None
     response = await laptop.delete(f"{SESSIONS}/{phone_row.id}")
     assert response.status_code == 204
     assert response.content == b""
     assert (await phone.get(ME)).status_code == 401
-    assert api.session_row(phone_token) is None
+    assert api.sign_in_session_row(phone_token) is None
     assert (await laptop.get(ME)).status_code == 200
     assert len((await laptop.get(SESSIONS)).json()) == 1
     # Ending it again: it is gone.
     assert (await laptop.delete(f"{SESSIONS}/{phone_row.id}")).status_code == 404
-    assert api.session_row(laptop_token) is not None
+    assert api.sign_in_session_row(laptop_token) is not None
 
 
 async def test_end_current_session_from_the_list(api: Api) -> None:
     laptop, token = await api.signed_in(register=True)
-    row = api.session_row(token)
+    row = api.sign_in_session_row(token)
     assert row is not None
     assert (await laptop.delete(f"{SESSIONS}/{row.id}")).status_code == 204
     assert (await laptop.get(ME)).status_code == 401
@@ -154,13 +156,13 @@ async def test_cannot_end_another_users_session(make_api: MakeApi) -> None:
     api = await make_api(allow_registration=True)
     admin, _ = await api.signed_in("admin@example.com", register=True)
     bob, bob_token = await api.signed_in("bob@example.com", register=True)
-    bob_row = api.session_row(bob_token)
+    bob_row = api.sign_in_session_row(bob_token)
     assert bob_row is not None
     response = await admin.delete(f"{SESSIONS}/{bob_row.id}")
     assert response.status_code == 404
     assert response.json() == {"detail": "No such session."}
     assert (await bob.get(ME)).status_code == 200
-    assert api.session_row(bob_token) is not None
+    assert api.sign_in_session_row(bob_token) is not None
 
 
 async def test_unknown_session_id_is_404(api: Api) -> None:
@@ -168,7 +170,7 @@ async def test_unknown_session_id_is_404(api: Api) -> None:
     for session_id in (secrets.token_hex(16), "x", "a" * 200):
         response = await client.delete(f"{SESSIONS}/{session_id}")
         assert response.status_code == 404, session_id
-    assert api.session_count() == 1
+    assert api.sign_in_session_count() == 1
 
 
 async def test_only_the_desktop_apps_own_backend_labels_a_session_aegis_desktop(api: Api) -> None:

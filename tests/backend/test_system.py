@@ -26,8 +26,9 @@ from backend.services.scheduler import (
     Job,
     Scheduler,
 )
-from tests.backend.api_helpers import API, Api, MakeApi, wait_for
+from tests.backend.api_helpers import API, Api, MakeApi
 from tests.backend.dashboard_helpers import ADMIN, admin_and_viewer, detail
+from tests.waiting import wait_for
 
 STATUS = f"{API}/system/status"
 METRICS = f"{API}/system/metrics"
@@ -79,13 +80,17 @@ async def test_status_for_any_signed_in_user(api: Api) -> None:
         assert component["status"] in ("healthy", "degraded", "down")
         assert component["reason"].endswith("."), component
         assert all(set(f) == {"label", "value"} for f in component["facts"])
+    # Healthy or slow by the measured figure (a loaded machine is slow; the thresholds
+    # themselves are in test_status_thresholds.py), never a timing assertion here.
     api_part = components["api"]
-    assert api_part["status"] == "healthy"
-    assert api_part["metrics"]["response_ms"] > 0
+    response_ms = api_part["metrics"]["response_ms"]
+    assert response_ms > 0
+    assert api_part["status"] == ("degraded" if response_ms > judge.API_DEGRADED_MS else "healthy")
     assert api_part["facts"][0]["label"] == "Response time"
     database = components["database"]
-    assert database["status"] == "healthy"
-    assert database["metrics"]["latency_ms"] >= 0
+    latency_ms = database["metrics"]["latency_ms"]
+    assert latency_ms >= 0
+    assert database["status"] == ("degraded" if latency_ms > judge.DB_DEGRADED_MS else "healthy")
     assert database["metrics"]["size_bytes"] > 0
     host = components["host"]["metrics"]
     assert set(host) == {"cpu_percent", "memory_percent", "disk_free_bytes", "disk_free_percent"}
@@ -115,7 +120,7 @@ async def test_status_shows_a_failed_job(api: Api) -> None:
     client, _ = await api.signed_in(ADMIN, register=True)
     job = scheduler_of(api.app).job(SESSION_CLEANUP_JOB)
     # Its first run at start would overwrite the outcome set here (it runs every 600 s).
-    await wait_for(lambda: job.runs >= 1)
+    await wait_for(lambda: job.runs >= 1, what=f"a run of {job.name}")
     job.last_outcome, job.last_error = "failed", "OperationalError: database is locked"
     body = (await client.get(STATUS)).json()
     scheduler = next(c for c in body["components"] if c["key"] == "scheduler")
@@ -129,7 +134,9 @@ async def test_status_reads_the_latest_sample_and_says_when_there_is_none(
 ) -> None:
     api = await make_api(metrics_interval_seconds=3600)
     client, _ = await api.signed_in(ADMIN, register=True)
-    await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
+    await wait_for(
+        lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1, what="a metrics sample"
+    )
     with api.db() as db:
         db.add(
             MetricSample(
@@ -160,7 +167,9 @@ async def test_status_reads_the_latest_sample_and_says_when_there_is_none(
 
 async def test_metrics_history_oldest_first_within_the_window(api: Api) -> None:
     client, _ = await api.signed_in(ADMIN, register=True)
-    await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
+    await wait_for(
+        lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1, what="a metrics sample"
+    )
     add_samples(api, [timedelta(minutes=m) for m in (90, 50, 30, 10)])
     body = (await client.get(METRICS, params={"minutes": 60})).json()
     assert body["interval_seconds"] == 5 and body["retention_hours"] == 24
@@ -217,7 +226,7 @@ async def test_the_scheduler_runs_in_the_lifespan_and_stops_at_shutdown(tmp_path
     app = create_api(settings)
     async with app.router.lifespan_context(app):
         scheduler = scheduler_of(app)
-        await wait_for(lambda: all(job.runs >= 1 for job in scheduler.jobs))
+        await wait_for(lambda: all(job.runs >= 1 for job in scheduler.jobs), what="every job's run")
         assert scheduler.running
         assert all(job.last_outcome == "ok" for job in scheduler.jobs), [
             job.last_error for job in scheduler.jobs
@@ -234,7 +243,7 @@ async def test_metric_sampling_once_adds_a_row_and_drops_old_ones(make_api: Make
     api = await make_api(metrics_retention_hours=2)
     scheduler = scheduler_of(api.app)
     job = scheduler.job(METRICS_JOB)
-    await wait_for(lambda: job.runs >= 1)
+    await wait_for(lambda: job.runs >= 1, what=f"a run of {job.name}")
     add_samples(api, [timedelta(hours=3), timedelta(hours=2, minutes=1), timedelta(hours=1)])
     before = sample_count(api)
     runs = job.runs
@@ -252,11 +261,11 @@ async def test_metric_sampling_once_adds_a_row_and_drops_old_ones(make_api: Make
 async def test_session_clean_up_job_deletes_expired_sessions(api: Api) -> None:
     _, token = await api.signed_in(ADMIN, register=True)
     _, other = await api.signed_in(ADMIN)
-    api.update_session(token, expires_at=utcnow() - timedelta(seconds=1))
+    api.update_sign_in_session(token, expires_at=utcnow() - timedelta(seconds=1))
     scheduler = scheduler_of(api.app)
     await scheduler.run_once(scheduler.job(SESSION_CLEANUP_JOB))
-    assert api.session_row(token) is None
-    assert api.session_row(other) is not None
+    assert api.sign_in_session_row(token) is None
+    assert api.sign_in_session_row(other) is not None
 
 
 async def test_throttle_clean_up_job_deletes_ended_windows(api: Api) -> None:
@@ -304,12 +313,12 @@ async def test_a_failing_job_is_recorded_and_the_scheduler_keeps_going() -> None
     scheduler = Scheduler(jobs=[Job("bad", 0.01, bad), Job("good", 0.01, good)])
     bad_job, good_job = scheduler.jobs
     async with scheduler.run():
-        await wait_for(lambda: bad_job.runs >= 1 and good_job.runs >= 1)
+        await wait_for(lambda: bad_job.runs >= 1 and good_job.runs >= 1, what="a run of each job")
         assert bad_job.last_outcome == "failed"
         assert bad_job.last_error == "RuntimeError: the disk is on fire"
-        await wait_for(lambda: bad_job.runs >= 3)
+        await wait_for(lambda: bad_job.runs >= 3, what="the failing job's third run")
         assert scheduler.running
-        await wait_for(lambda: bad_job.runs >= 4)
+        await wait_for(lambda: bad_job.runs >= 4, what="the failing job's fourth run")
         assert good_job.last_outcome == "ok" and good_job.runs >= 2
     assert not scheduler.running
     assert bad_job.last_outcome == "ok" and bad_job.last_error is None
@@ -320,7 +329,7 @@ async def test_shutdown_lets_a_running_job_finish() -> None:
 
     async def slow() -> None:
         started.set()
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the slow job under test, not a wait for something
         finished.set()
 
     job = Job("slow", 60, slow)
@@ -337,7 +346,7 @@ async def test_shutdown_cancels_a_job_that_overstays(monkeypatch: pytest.MonkeyP
 
     async def stuck() -> None:
         started.set()
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # the job that never ends, under test
 
     scheduler = Scheduler(jobs=[Job("stuck", 60, stuck)])
     async with scheduler.run():
@@ -356,7 +365,9 @@ async def test_run_once_describes_an_error_without_a_message() -> None:
 
 async def test_metrics_points_keeps_one_sample_per_time_bucket(api: Api) -> None:
     client, _ = await api.signed_in(ADMIN, register=True)
-    await wait_for(lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1)
+    await wait_for(
+        lambda: scheduler_of(api.app).job(METRICS_JOB).runs >= 1, what="a metrics sample"
+    )
     add_samples(api, [timedelta(seconds=s) for s in range(5, 3600, 5)])  # an hour, every 5 s
     first = (await client.get(METRICS, params={"minutes": 60, "points": 120})).json()["samples"]
     assert 110 <= len(first) <= 122, "about one per 30-second bucket"

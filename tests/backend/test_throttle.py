@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
@@ -39,8 +39,8 @@ def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def db(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with factory() as session:
-        yield session
+    with factory() as db:
+        yield db
 
 
 def attempts(db: Session, throttle_: Throttle, key: str, times: int) -> list[bool]:
@@ -134,7 +134,7 @@ def test_keys() -> None:
 
 
 def test_an_address_cycling_emails_creates_a_bounded_number_of_rows(db: Session) -> None:
-    settings = Settings(_env_file=None, login_failures_allowed=2)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, login_failures_allowed=2)
     throttles = SignInThrottles(settings, FakeClock().utcnow)
     outcomes = []
     for n in range(200):
@@ -162,7 +162,7 @@ def test_parallel_attempts_on_one_key_let_exactly_the_limit_through(
 
     for _ in range(3):
         with factory() as db:
-            db.execute(ThrottleCounter.__table__.delete())
+            db.execute(delete(ThrottleCounter))
             db.commit()
         with ThreadPoolExecutor(24) as pool:
             allowed = list(pool.map(attempt, range(24)))

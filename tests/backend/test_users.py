@@ -240,10 +240,10 @@ async def test_deactivation_ends_every_session_at_once(api: Api) -> None:
         device, _token = await api.signed_in(VIEWER)
         devices.append(device)
     vid = user_id(api, VIEWER)
-    assert api.session_count() == 4
+    assert api.sign_in_session_count() == 4
     response = await admin.patch(f"{USERS}/{vid}", json={"is_active": False})
     assert response.status_code == 200
-    assert api.session_count() == 1  # the rows are gone, not merely refused later
+    assert api.sign_in_session_count() == 1  # the rows are gone, not merely refused later
     for device in devices:
         assert (await device.get(ME)).status_code == 401
     [row] = audit_rows(api, "user_deactivated")

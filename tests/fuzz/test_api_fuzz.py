@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import hypothesis
 import requests
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -36,8 +38,15 @@ from sqlalchemy.orm import Session
 from backend.core.config import SESSION_COOKIE, Settings
 from backend.core.db import make_engine
 from backend.models import Role, User
-from backend.services.sessions import issue_session, resolve_session
+from backend.services.sessions import (
+    SignInClient,
+    issue_sign_in_session,
+    resolve_sign_in_session,
+)
 from tests.fuzz.fuzz_support import FuzzTotals, ServedApp
+
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+FuzzCase = schemathesis.Case[Operation]
 
 PASSWORD = "correct horse battery"
 ADMIN = "fuzz-admin@example.com"
@@ -81,7 +90,7 @@ class Fuzzer:
         self.covered: dict[str, set[str]] = {p.name: set() for p in principals}
         self.signed_out: list[str] = []
         """Requests a signed-in context sent that were answered as if signed out."""
-        self.settings = Settings(_env_file=None, data_dir=served.data_dir)  # type: ignore[call-arg]
+        self.settings = Settings(_env_file=None, data_dir=served.data_dir)
         self.engine = make_engine(self.settings.resolved_database_url)
         self.http = requests.Session()
         self.http.trust_env = False  # no proxy look-ups on loopback
@@ -92,7 +101,7 @@ class Fuzzer:
         self.http.close()
         self.engine.dispose()
 
-    def fuzz(self, operation: schemathesis.APIOperation, mode: GenerationMode) -> None:
+    def fuzz(self, operation: Operation, mode: GenerationMode) -> None:
         @hypothesis.settings(
             max_examples=EXAMPLES_PER_RUN,
             deadline=None,
@@ -102,7 +111,7 @@ class Fuzzer:
             suppress_health_check=list(HealthCheck),
         )
         @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-        def run(case: schemathesis.Case) -> None:
+        def run(case: FuzzCase) -> None:
             for principal in self.principals:
                 self.send(case, principal)
 
@@ -116,7 +125,7 @@ class Fuzzer:
             if _has_inputs(operation):
                 self.totals.no_invalid_inputs.append(operation.label)
 
-    def send(self, case: schemathesis.Case, principal: Principal) -> None:
+    def send(self, case: FuzzCase, principal: Principal) -> None:
         if principal.name in self.unsure:
             self.restore(principal)
             self.unsure.discard(principal.name)
@@ -151,14 +160,18 @@ class Fuzzer:
                 user.role, user.is_active = principal.role, True
                 db.commit()
                 self.totals.restored += 1
-            if not (principal.token and resolve_session(db, self.settings, principal.token)):
-                issued = issue_session(db, self.settings, user, ip="127.0.0.1", user_agent="fuzz")
+            if not (
+                principal.token and resolve_sign_in_session(db, self.settings, principal.token)
+            ):
+                issued = issue_sign_in_session(
+                    db, self.settings, user, SignInClient(ip="127.0.0.1", user_agent="fuzz")
+                )
                 principal.token = issued.token
                 db.commit()
                 self.totals.restored += 1
 
 
-def _has_inputs(operation: schemathesis.APIOperation) -> bool:
+def _has_inputs(operation: Operation) -> bool:
     return bool(list(operation.iter_parameters()) or list(operation.body))
 
 
@@ -200,11 +213,12 @@ def test_every_operation_in_three_auth_contexts(
     schema.validate()  # the document itself is valid OpenAPI
     # The live feed never ends while its session lives: a fuzzed call would wait for good.
     # tests/backend/test_live_feed.py sends it bad input, no session and a revoked one.
-    operations = [
-        operation
-        for operation in (result.ok() for result in schema.get_all_operations())
-        if operation.path != ENDLESS_STREAM
-    ]
+    operations: list[Operation] = []
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            raise result.err()  # an operation Schemathesis cannot read: the document is wrong
+        if result.ok().path != ENDLESS_STREAM:
+            operations.append(result.ok())
     fuzz_totals.operations = {operation.label for operation in operations}
     with _fuzzer(served_app, fuzz_totals) as fuzzer:
         for operation in operations:

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from backend.api.deps import (
-    CurrentSession,
-    SessionDep,
-    SettingsDep,
-    ThrottlesDep,
-    client_ip,
-)
+from backend.api.deps import CurrentSignInSession, DbSession, SettingsDep, ThrottlesDep, client_ip
 from backend.api.problems import SIGNED_IN, problem
 from backend.api.schemas import PasswordChange, PasswordChanged, ProfileUpdate, UserOut
 from backend.core.security import hash_password, verify_password
 from backend.services import audit
 from backend.services.audit import AuditKind
 from backend.services.throttle import password_change_key
-from backend.services.users import end_sessions
+from backend.services.users import end_sign_in_sessions
 
 router = APIRouter(prefix="/auth", tags=["account"], responses=SIGNED_IN)
 
@@ -26,20 +20,20 @@ WRONG_CURRENT_PASSWORD = "Current password is incorrect."  # noqa: S105 (a messa
 
 @router.patch("/me")
 def update_me(
-    body: ProfileUpdate, request: Request, current: CurrentSession, db: SessionDep
+    body: ProfileUpdate, request: Request, current: CurrentSignInSession, db: DbSession
 ) -> UserOut:
     user = current.user
     if body.full_name != user.full_name:
-        audit.record(
+        detail = f"Name changed from {user.full_name!r} to {body.full_name!r}."
+        user.full_name = body.full_name
+        audit.record_and_commit(
             db,
             AuditKind.PROFILE_UPDATED,
             actor=user,
             target=user.email,
             ip=client_ip(request),
-            detail=f"Name changed from {user.full_name!r} to {body.full_name!r}.",
+            detail=detail,
         )
-        user.full_name = body.full_name
-        db.commit()
     return UserOut.model_validate(user)
 
 
@@ -53,8 +47,8 @@ def update_me(
 def change_password(
     body: PasswordChange,
     request: Request,
-    current: CurrentSession,
-    db: SessionDep,
+    current: CurrentSignInSession,
+    db: DbSession,
     settings: SettingsDep,
     throttles: ThrottlesDep,
 ) -> PasswordChanged:
@@ -85,8 +79,8 @@ def change_password(
         )
     user.password_hash = hash_password(body.new_password)
     throttles.password_change.forget(db, key)
-    ended = end_sessions(db, user.id, keep=current.id)
-    audit.record(
+    ended = end_sign_in_sessions(db, user.id, keep=current.id)
+    audit.record_and_commit(
         db,
         AuditKind.PASSWORD_CHANGED,
         actor=user,
@@ -94,7 +88,6 @@ def change_password(
         ip=client_ip(request),
         detail=f"Password changed; {ended} other session(s) ended.",
     )
-    db.commit()
     return PasswordChanged(
         detail="Password changed. Other sessions were signed out.", ended_sessions=ended
     )

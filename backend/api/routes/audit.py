@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from backend.api.bounds import DbId, KeyText
-from backend.api.deps import AdminUser, SessionDep
+from backend.api.deps import AdminUser, DbSession
 from backend.api.paging import Paging, fetch_page
 from backend.api.problems import ADMIN_ONLY
 from backend.api.schemas import AuditEventOut, AuditPage
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/audit", tags=["audit"], responses=ADMIN_ONLY)
 @router.get("")
 def list_events(
     admin: AdminUser,
-    db: SessionDep,
+    db: DbSession,
     paging: Paging,
     kind: Annotated[KeyText | None, Query()] = None,
     user_id: Annotated[DbId | None, Query()] = None,

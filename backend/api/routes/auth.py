@@ -6,17 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from backend.api.deps import (
-    CurrentSession,
+    CurrentSignInSession,
     CurrentUser,
+    DbSession,
     HandoffsDep,
-    SessionDep,
     SettingsDep,
     ThrottlesDep,
     client_ip,
+    sign_in_client,
 )
 from backend.api.problems import SIGNED_IN, problem
 from backend.api.schemas import (
@@ -28,19 +27,13 @@ from backend.api.schemas import (
     UserOut,
 )
 from backend.core.config import SESSION_COOKIE, Settings
-from backend.core.guards import from_desktop_app
 from backend.core.hosts import HostAllowlist, foreign_navigation
-from backend.core.security import hash_password, verify_password
-from backend.models import User
-from backend.services import audit, users
+from backend.services import accounts, audit, users
 from backend.services.audit import AuditKind
 from backend.services.handoff import HANDOFF_TTL_SECONDS
-from backend.services.sessions import IssuedSession, end_session, issue_session, resolve_session
-from backend.services.throttle import Verdict
+from backend.services.sessions import end_sign_in_session, resolve_sign_in_session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-INVALID_CREDENTIALS = "Incorrect email or password."
 
 
 def set_session_cookie(
@@ -60,19 +53,8 @@ def set_session_cookie(
     )
 
 
-def _new_session(db: SessionDep, settings: Settings, user: User, request: Request) -> IssuedSession:
-    return issue_session(
-        db,
-        settings,
-        user,
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
-        via_desktop_app=from_desktop_app(request.scope),
-    )
-
-
 @router.get("/registration")
-def registration_status(db: SessionDep, settings: SettingsDep) -> RegistrationStatus:
+def registration_status(db: DbSession, settings: SettingsDep) -> RegistrationStatus:
     first = not users.has_accounts(db)
     return RegistrationStatus(
         open=first or settings.allow_registration,
@@ -93,86 +75,33 @@ def register(
     body: Registration,
     request: Request,
     response: Response,
-    db: SessionDep,
+    db: DbSession,
     settings: SettingsDep,
 ) -> UserOut:
-    # Cheap refusals first, so a closed server pays for no hash. They are only a fast
-    # path: register_account decides "first account" and "closed" again under its lock.
-    if not settings.allow_registration and users.has_accounts(db):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=users.REGISTRATION_CLOSED)
-    if len(body.password) < settings.min_password_length:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"Password must be at least {settings.min_password_length} characters.",
-        )
-    email = body.email.lower()
-    if users.find_by_email(db, email) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=users.DUPLICATE_EMAIL)
-    password_hash = hash_password(body.password)  # slow: before the lock, not under it
     try:
-        user = users.register_account(
+        signed_in = accounts.sign_up(
             db,
-            email=email,
-            full_name=body.full_name.strip() or email,
-            password_hash=password_hash,
-            open_registration=settings.allow_registration,
+            settings,
+            email=body.email,
+            full_name=body.full_name,
+            password=body.password,
+            client=sign_in_client(request),
         )
-    except users.RegistrationClosedError as exc:  # another sign-up became the first
-        db.rollback()
+    except users.RegistrationClosedError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
-    except (users.EmailTakenError, IntegrityError):  # same email, signed up meanwhile
-        db.rollback()
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=users.DUPLICATE_EMAIL) from None
-    issued = _new_session(db, settings, user, request)
-    audit.record(
-        db,
-        AuditKind.REGISTERED,
-        actor=user,
-        target=user.email,
-        ip=client_ip(request),
-        detail=f"Signed up as {user.role}.",
-    )
-    db.commit()
-    set_session_cookie(response, request, settings, issued.token)
-    return UserOut.model_validate(user)
-
-
-def _record_failure(
-    db: SessionDep, kind: str, user: User | None, email: str, request: Request, detail: str
-) -> None:
-    """Audit a refused sign-in now: the request fails, so nothing else commits it."""
-    audit.record(
-        db, kind, actor=user, actor_email=email, target=email, ip=client_ip(request), detail=detail
-    )
-    db.commit()
-
-
-def _record_throttled(db: SessionDep, refused: Verdict, email: str, request: Request) -> None:
-    """One audit row per throttle key and window, counting the refusals (which an
-    attacker can send at will), instead of a row per refused request."""
-    until = refused.window_ends_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    per_email = refused.key.startswith("email:")
-    who = "this email" if per_email else "this address"
-    audit.record_aggregated(
-        db,
-        AuditKind.SIGN_IN_THROTTLED,
-        group=f"{refused.key} until {refused.window_ends_at.isoformat()}",
-        actor_email=email if per_email else "",
-        target=email if per_email else "",
-        ip=client_ip(request),
-        detail=(
-            f"Sign-ins for {who} refused until {until}: more than {refused.limit} attempts "
-            "in the window. The count is every refusal in that window."
-        ),
-    )
-    db.commit()
+    except accounts.PasswordTooShortError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    except users.EmailTakenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    set_session_cookie(response, request, settings, signed_in.token)
+    return UserOut.model_validate(signed_in.user)
 
 
 @router.post(
     "/login",
     responses={
-        401: problem(INVALID_CREDENTIALS),
-        403: problem("This account is deactivated."),
+        401: problem(accounts.INVALID_CREDENTIALS),
+        403: problem(accounts.DEACTIVATED),
         429: problem("Too many failed sign-ins.", retry_after=True),
     },
 )
@@ -180,47 +109,40 @@ def login(
     body: Credentials,
     request: Request,
     response: Response,
-    db: SessionDep,
+    db: DbSession,
     settings: SettingsDep,
     throttles: ThrottlesDep,
 ) -> UserOut:
-    email = body.email.lower()
-    ip = client_ip(request)
-    # Counted and committed before the hash: parallel guesses each get their own count,
-    # so no more than the limit of them ever reach verify_password.
-    verdict = throttles.sign_in_attempt(db, ip=ip, email=email)
-    if not verdict.allowed:
-        _record_throttled(db, verdict, email, request)  # commits the count with it
+    try:
+        signed_in = accounts.sign_in(
+            db,
+            settings,
+            throttles,
+            email=body.email,
+            password=body.password,
+            client=sign_in_client(request),
+        )
+    except accounts.SignInThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many failed sign-ins. Try again in {verdict.retry_after} seconds.",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
-    db.commit()
-    user = db.scalar(select(User).where(User.email == email))
-    if not verify_password(body.password, user.password_hash if user else None) or user is None:
-        _record_failure(db, AuditKind.SIGN_IN_FAILED, user, email, request, "Wrong password.")
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=INVALID_CREDENTIALS)
-    if not user.is_active:
-        _record_failure(
-            db, AuditKind.SIGN_IN_FAILED, user, email, request, "The account is deactivated."
-        )
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
-    issued = _new_session(db, settings, user, request)
-    throttles.signed_in(db, ip=ip, email=email)
-    audit.record(db, AuditKind.SIGN_IN, actor=user, target=user.email, ip=ip)
-    db.commit()
-    set_session_cookie(response, request, settings, issued.token)
-    return UserOut.model_validate(user)
+            detail=str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    except accounts.WrongCredentialsError as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from None
+    except accounts.AccountDeactivatedError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
+    set_session_cookie(response, request, settings, signed_in.token)
+    return UserOut.model_validate(signed_in.user)
 
 
 @router.post("/logout", responses=SIGNED_IN)
 def logout(
-    current: CurrentSession, request: Request, response: Response, db: SessionDep
+    current: CurrentSignInSession, request: Request, response: Response, db: DbSession
 ) -> Message:
     user = current.user
     audit.record(db, AuditKind.SIGN_OUT, actor=user, target=user.email, ip=client_ip(request))
-    end_session(db, current)  # commits the audit row with the deletion
+    end_sign_in_session(db, current)  # commits the audit row with the deletion
     response.delete_cookie(SESSION_COOKIE, path="/")
     return Message(detail="Signed out.")
 
@@ -232,7 +154,7 @@ def me(user: CurrentUser) -> UserOut:
 
 @router.post("/handoff", responses=SIGNED_IN)
 def create_handoff(
-    request: Request, current: CurrentSession, db: SessionDep, handoffs: HandoffsDep
+    request: Request, current: CurrentSignInSession, db: DbSession, handoffs: HandoffsDep
 ) -> HandoffOut:
     token = request.cookies[SESSION_COOKIE]
     return HandoffOut(code=handoffs.create(db, token), expires_in=HANDOFF_TTL_SECONDS)
@@ -242,7 +164,7 @@ def create_handoff(
 def redeem_handoff(
     request: Request,
     code: Annotated[str, Path(max_length=64)],
-    db: SessionDep,
+    db: DbSession,
     settings: SettingsDep,
     handoffs: HandoffsDep,
     next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/dashboard/",
@@ -258,22 +180,21 @@ def redeem_handoff(
     target = next_path if _is_local_dashboard_path(next_path) else "/dashboard/"
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     token = handoffs.redeem(db, code)  # one atomic DELETE … RETURNING: once, any instance
-    session = resolve_session(db, settings, token) if token is not None else None
-    if session is None or token is None:
+    row = resolve_sign_in_session(db, settings, token) if token is not None else None
+    if row is None or token is None:
         return response
     allowlist: HostAllowlist = request.app.state.host_allowlist
     refusal = foreign_navigation(request.headers, request.url.scheme, allowlist)
     if refusal is not None:
         # Only for a valid code, so each row costs the sender a signed-in request.
-        audit.record(
+        audit.record_and_commit(
             db,
             AuditKind.HANDOFF_REFUSED,
-            actor=session.user,
-            target=session.user.email,
+            actor=row.user,
+            target=row.user.email,
             ip=client_ip(request),
             detail=f"Cookie hand-off refused: not a navigation from our own pages ({refusal}).",
         )
-        db.commit()
         return response
     set_session_cookie(response, request, settings, token)
     return response

@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.bounds import KeyText
-from backend.api.deps import get_current_session
+from backend.api.deps import get_current_sign_in_session
 from backend.api.problems import SIGNED_IN
 from backend.api.routes.system import build_metrics, build_status
 from backend.core.db import database_unavailable
@@ -93,7 +93,7 @@ def new_live_hub(app: FastAPI) -> LiveHub:
 
 def _signed_in_session_id(request: Request) -> str:
     with request.app.state.session_factory() as db:
-        return get_current_session(request, db, request.app.state.settings).id
+        return get_current_sign_in_session(request, db, request.app.state.settings).id
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""The signed-in user's own sessions."""
+"""The signed-in user's own sign-in sessions: list them, end one or all the others."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 
 from backend.api.bounds import DbInt, KeyText
-from backend.api.deps import CurrentSession, SessionDep, client_ip
+from backend.api.deps import CurrentSignInSession, DbSession, client_ip
 from backend.api.paging import MAX_LIMIT, total_rows
 from backend.api.problems import SIGNED_IN, problem
 from backend.api.schemas import Ended, SessionOut
-from backend.models import UserSession
+from backend.models import SignInSession
 from backend.services import audit
 from backend.services.audit import AuditKind
 from backend.services.devices import describe_device
-from backend.services.users import end_sessions
+from backend.services.users import end_sign_in_sessions
 
 router = APIRouter(prefix="/auth/sessions", tags=["sessions"], responses=SIGNED_IN)
 
@@ -28,23 +28,23 @@ TOTAL_COUNT_HEADER = {
 }
 
 
-def _device(row: UserSession) -> str:
+def _device(row: SignInSession) -> str:
     return describe_device(row.user_agent, via_desktop_app=row.via_desktop_app)
 
 
 @router.get("", responses={200: {"headers": {"X-Total-Count": TOTAL_COUNT_HEADER}}})
 def list_sessions(
-    current: CurrentSession,
-    db: SessionDep,
+    current: CurrentSignInSession,
+    db: DbSession,
     response: Response,
     offset: Annotated[DbInt, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = SESSIONS_DEFAULT_LIMIT,
 ) -> list[SessionOut]:
     """A bare list (most recently used first); the total is in ``X-Total-Count``."""
     query = (
-        select(UserSession)
-        .where(UserSession.user_id == current.user_id)
-        .order_by(UserSession.last_seen_at.desc(), UserSession.id)
+        select(SignInSession)
+        .where(SignInSession.user_id == current.user_id)
+        .order_by(SignInSession.last_seen_at.desc(), SignInSession.id)
     )
     response.headers["X-Total-Count"] = str(total_rows(db, query))
     rows = db.scalars(query.offset(offset).limit(limit))
@@ -64,17 +64,17 @@ def list_sessions(
 
 
 @router.delete("")
-def end_other_sessions(
+def revoke_other_sessions(
     scope: Annotated[
         Literal["others"], Query(description='Only "others": every session but this one.')
     ],
     request: Request,
-    current: CurrentSession,
-    db: SessionDep,
+    current: CurrentSignInSession,
+    db: DbSession,
 ) -> Ended:
     user = current.user
-    ended = end_sessions(db, user.id, keep=current.id)
-    audit.record(
+    ended = end_sign_in_sessions(db, user.id, keep=current.id)
+    audit.record_and_commit(
         db,
         AuditKind.SESSION_REVOKED,
         actor=user,
@@ -82,7 +82,6 @@ def end_other_sessions(
         ip=client_ip(request),
         detail=f"Signed out everywhere else: {ended} session(s) ended.",
     )
-    db.commit()
     return Ended(ended=ended)
 
 
@@ -91,25 +90,25 @@ def end_other_sessions(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: problem("No such session.")},
 )
-def end_session(
-    session_id: KeyText, request: Request, current: CurrentSession, db: SessionDep
+def revoke_session(
+    session_id: KeyText, request: Request, current: CurrentSignInSession, db: DbSession
 ) -> Response:
-    row = db.get(UserSession, session_id)
+    row = db.get(SignInSession, session_id)
     if row is None or row.user_id != current.user_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such session.")
     user = current.user
-    audit.record(
+    detail = (
+        "Ended this session."
+        if row.id == current.id
+        else f"Ended the session on {_device(row)} ({row.ip or 'no IP'})."
+    )
+    db.delete(row)
+    audit.record_and_commit(
         db,
         AuditKind.SESSION_REVOKED,
         actor=user,
         target=user.email,
         ip=client_ip(request),
-        detail=(
-            "Ended this session."
-            if row.id == current.id
-            else f"Ended the session on {_device(row)} ({row.ip or 'no IP'})."
-        ),
+        detail=detail,
     )
-    db.delete(row)
-    db.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
 from backend.api.bounds import KeyText
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep
+from backend.api.deps import CurrentUser, DbSession, SettingsDep
 from backend.api.problems import SIGNED_IN
 from backend.api.schemas import InstanceReport, MetricSampleOut, MetricsOut
 from backend.core.config import Settings
@@ -85,7 +85,7 @@ def _host(settings: Settings, sample: MetricSample | None, instance: str) -> jud
 
 @router.get("/status")
 def system_status(
-    request: Request, user: CurrentUser, db: SessionDep, settings: SettingsDep
+    request: Request, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> judge.SystemStatus:
     return build_status(
         db, settings, request.app.state.instance_id, getattr(request.app.state, "scheduler", None)
@@ -113,7 +113,7 @@ def build_status(
 def metric_history(
     request: Request,
     user: CurrentUser,
-    db: SessionDep,
+    db: DbSession,
     settings: SettingsDep,
     minutes: Annotated[int, Query(ge=1, le=1440, description="How far back, 1 to 1440.")] = 60,
     points: Annotated[

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy.exc import IntegrityError
 
 from backend.api.bounds import DbId, SearchText
-from backend.api.deps import AdminUser, SessionDep, SettingsDep, client_ip
+from backend.api.deps import AdminUser, DbSession, SettingsDep, client_ip
 from backend.api.paging import Paging, fetch_page
 from backend.api.problems import ADMIN_ONLY, problem
 from backend.api.schemas import Ended, UserCreate, UserCreated, UserOut, UserPage, UserUpdate
@@ -22,7 +22,7 @@ DUPLICATE_EMAIL = "An account with this email exists."
 NO_SUCH_USER = "No such user."
 
 
-def _get_user(db: SessionDep, user_id: int) -> User:
+def _get_user(db: DbSession, user_id: int) -> User:
     user = db.get(User, user_id)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NO_SUCH_USER)
@@ -32,7 +32,7 @@ def _get_user(db: SessionDep, user_id: int) -> User:
 @router.get("")
 def list_users(
     admin: AdminUser,
-    db: SessionDep,
+    db: DbSession,
     paging: Paging,
     search: Annotated[SearchText | None, Query()] = None,
 ) -> UserPage:
@@ -47,7 +47,7 @@ def list_users(
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={409: problem(DUPLICATE_EMAIL)})
 def create_user(
-    body: UserCreate, request: Request, admin: AdminUser, db: SessionDep, settings: SettingsDep
+    body: UserCreate, request: Request, admin: AdminUser, db: DbSession, settings: SettingsDep
 ) -> UserCreated:
     temporary = None
     password = body.password
@@ -81,7 +81,7 @@ def create_user(
     responses={404: problem(NO_SUCH_USER), 409: problem(users.LAST_ADMIN)},
 )
 def update_user(
-    user_id: DbId, body: UserUpdate, request: Request, admin: AdminUser, db: SessionDep
+    user_id: DbId, body: UserUpdate, request: Request, admin: AdminUser, db: DbSession
 ) -> UserOut:
     if body.role is None and body.is_active is None and body.full_name is None:
         raise HTTPException(
@@ -109,10 +109,10 @@ def update_user(
 
 
 @router.delete("/{user_id}/sessions", responses={404: problem(NO_SUCH_USER)})
-def end_user_sessions(user_id: DbId, request: Request, admin: AdminUser, db: SessionDep) -> Ended:
+def revoke_user_sessions(user_id: DbId, request: Request, admin: AdminUser, db: DbSession) -> Ended:
     user = _get_user(db, user_id)
-    ended = users.end_sessions(db, user.id)
-    audit.record(
+    ended = users.end_sign_in_sessions(db, user.id)
+    audit.record_and_commit(
         db,
         AuditKind.SESSION_REVOKED,
         actor=admin,
@@ -120,5 +120,4 @@ def end_user_sessions(user_id: DbId, request: Request, admin: AdminUser, db: Ses
         ip=client_ip(request),
         detail=f"An administrator ended all {ended} session(s).",
     )
-    db.commit()
     return Ended(ended=ended)
