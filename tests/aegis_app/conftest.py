@@ -1,9 +1,9 @@
 """Fixtures for the frontend logic tests: a real backend, and pilots driving the view tree.
 
-* ``backend`` — the real API (``create_api``) with its lifespan, on SQLite in tmp_path;
+* ``ui_backend`` — the real API (``create_api``) with its lifespan, on SQLite in tmp_path;
   ``make_backend(**settings)`` starts one with other settings.
 * ``make_pilot(route=..., token=...)`` — a started :class:`pilot.Pilot` (one Flet
-  session, i.e. one browser tab) against ``backend``; with ``token`` its cookie store
+  session, i.e. one browser tab) against ``ui_backend``; with ``token`` its cookie store
   already holds that session, so ``main`` signs in silently. ``pilot`` is one at "/".
 * ``signed_in_pilot`` — registers Ada (the first account, so an admin) and starts a
   pilot holding her session.
@@ -64,7 +64,7 @@ async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator
             if "database_url" not in overrides:
                 data_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(migrated_database, data_dir / "aegis.db")
-            settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+            settings = Settings(_env_file=None, **overrides)
             app = create_api(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
             return Backend(app=app, settings=settings, stack=stack)
@@ -73,17 +73,17 @@ async def make_backend(tmp_path: Path, migrated_database: Path) -> AsyncIterator
 
 
 @pytest.fixture
-async def backend(make_backend: MakeBackend) -> Backend:
+async def ui_backend(make_backend: MakeBackend) -> Backend:
     return await make_backend()
 
 
 @pytest.fixture
-async def make_pilot(backend: Backend) -> AsyncIterator[MakePilot]:
+async def make_pilot(ui_backend: Backend) -> AsyncIterator[MakePilot]:
     pilots: list[Pilot] = []
 
     async def start(route: str = "/", token: str | None = None) -> Pilot:
         store = InMemorySessionCookieStore(token)
-        pilot = Pilot(in_process_target(backend.app, store), route=route, store=store)
+        pilot = Pilot(in_process_target(ui_backend.app, store), route=route, store=store)
         pilots.append(pilot)
         return await pilot.start()
 
@@ -101,9 +101,9 @@ async def pilot(make_pilot: MakePilot) -> Pilot:
 
 
 @pytest.fixture
-async def ada(backend: Backend) -> tuple[dict[str, Any], str]:
+async def ada(ui_backend: Backend) -> tuple[dict[str, Any], str]:
     """Ada's account (the first, so an admin) and a session token from another device."""
-    return await backend.register()
+    return await ui_backend.register()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ class PlaintextKeyring(KeyringBackend):
         return cls.claimed_priority
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring's backend base is untyped
         self.path = path
 
     def _read(self) -> dict[str, str]:

@@ -22,7 +22,7 @@ button), :meth:`Pilot.reconnect` (reload or network blip) and :meth:`Pilot.close
 (:meth:`Pilot.wait_idle`), so a test can assert right after it.
 
 Background work that a view starts with ``start_task`` is not waited for (it may run
-forever); wait for its effects with :meth:`Pilot.wait_for`.
+forever); wait for its effects with ``tests.waiting.wait_for``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class RecordingConnection(Connection):
     """Plays the Flutter client's side of the protocol, in-process."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Flet's Connection is untyped
         self.loop = loop
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pilot")
         self.pubsubhub = PubSubHub(loop=loop, executor=self.executor)
@@ -122,7 +122,8 @@ class RecordingConnection(Connection):
         self.answers: dict[str, MethodAnswer] = {}
         """Per method name, how the "client" answers; default: success, result None."""
         self.foreground: set[asyncio.Task[Any]] = set()
-        self._encode = configure_encode_object_for_msgpack(BaseControl)
+        # Flet's encoder factory is untyped.
+        self._encode = configure_encode_object_for_msgpack(BaseControl)  # type: ignore[no-untyped-call]
 
     # -- server → client -------------------------------------------------------------
     def send_message(self, message: ClientMessage) -> None:
@@ -213,7 +214,11 @@ class Pilot:
         self.conn.send_message(
             ClientMessage(
                 ClientAction.REGISTER_CLIENT,
-                RegisterClientResponseBody(session.id, session.get_page_patch(), ""),
+                RegisterClientResponseBody(
+                    session.id,
+                    session.get_page_patch(),  # type: ignore[no-untyped-call]  # Flet's, untyped
+                    "",
+                ),
             )
         )
         main = create_frontend_app(self.target)
@@ -242,12 +247,6 @@ class Pilot:
                     return
                 await asyncio.wait(pending)
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 2.0) -> None:
-        """Until ``condition()`` holds, for effects of background tasks."""
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.005)
-
     async def reconnect(self) -> None:
         """A reload or network blip: disconnect, then the client re-attaches."""
         await self.session.disconnect(300)
@@ -261,7 +260,8 @@ class Pilot:
             return
         self.closed = True
         before = asyncio.all_tasks()
-        self.session.close()  # schedules the "close" event as a task of its own
+        # Flet's Session.close is untyped. It schedules the "close" event as a task of its own.
+        self.session.close()  # type: ignore[no-untyped-call]
         for task in asyncio.all_tasks() - before:
             self.conn.foreground.add(task)
             task.add_done_callback(self.conn.foreground.discard)
@@ -271,7 +271,8 @@ class Pilot:
     # -- what the app holds ----------------------------------------------------------
     @property
     def page(self) -> ft.Page:
-        return self.session.page
+        page: ft.Page = self.session.page
+        return page
 
     @property
     def state(self) -> SessionState:
@@ -315,7 +316,7 @@ class Pilot:
             yield from _walk(view, visible_only)
 
     def find_all(
-        self, kind: type[C] = BaseControl, text: str | None = None, *, visible_only: bool = True
+        self, kind: type[C], text: str | None = None, *, visible_only: bool = True
     ) -> list[C]:
         """Controls of ``kind`` whose label/text/value equals ``text`` (if given)."""
         return [
@@ -324,9 +325,7 @@ class Pilot:
             if isinstance(control, kind) and (text is None or text in control_texts(control))
         ]
 
-    def find(
-        self, kind: type[C] = BaseControl, text: str | None = None, *, visible_only: bool = True
-    ) -> C:
+    def find(self, kind: type[C], text: str | None = None, *, visible_only: bool = True) -> C:
         found = self.find_all(kind, text, visible_only=visible_only)
         if len(found) != 1:
             raise AssertionError(

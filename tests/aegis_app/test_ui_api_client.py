@@ -54,8 +54,8 @@ def asgi_client(app: Any) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def client(backend: Backend) -> AsyncIterator[APIClient]:
-    api = APIClient(asgi_client(backend.app))
+async def client(ui_backend: Backend) -> AsyncIterator[APIClient]:
+    api = APIClient(asgi_client(ui_backend.app))
     yield api
     await api.aclose()
 
@@ -123,12 +123,12 @@ async def test_sign_in_reports_the_new_cookie(client: APIClient, ada: Any) -> No
 
 
 async def test_a_401_on_a_call_that_needs_a_session_ends_it(
-    client: APIClient, backend: Backend, ada: tuple[dict[str, Any], str]
+    client: APIClient, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     client.adopt_session_token(ada[1])
     recorder = Recorder(client)
     assert (await client.get("/auth/me"))["id"] == ada[0]["id"]
-    backend.end_all_sessions()
+    ui_backend.end_all_sessions()
     with pytest.raises(SessionEnded) as caught:
         await client.get("/auth/sessions")
     assert (caught.value.status, caught.value.message) == (401, SESSION_ENDED)
@@ -148,11 +148,11 @@ async def test_a_401_without_a_session_raises_the_alarm_but_reports_no_cookie(
 
 
 async def test_quiet_probe_of_a_dead_token_raises_no_alarm(
-    client: APIClient, backend: Backend, ada: tuple[dict[str, Any], str]
+    client: APIClient, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     client.adopt_session_token(ada[1])
     recorder = Recorder(client)
-    backend.end_all_sessions()
+    ui_backend.end_all_sessions()
     with pytest.raises(RequestRefused) as caught:
         await client.get_me_quietly()
     assert caught.value.status == 401
@@ -160,10 +160,10 @@ async def test_quiet_probe_of_a_dead_token_raises_no_alarm(
 
 
 async def test_a_database_outage_is_its_own_kind_of_server_error(
-    client: APIClient, backend: Backend, ada: tuple[dict[str, Any], str]
+    client: APIClient, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     client.adopt_session_token(ada[1])
-    with backend.database_gone(), pytest.raises(DatabaseUnavailable) as caught:
+    with ui_backend.database_gone(), pytest.raises(DatabaseUnavailable) as caught:
         await client.get("/auth/me")
     assert isinstance(caught.value, ServerError)
     assert caught.value.status == 503

@@ -63,8 +63,8 @@ async def choose(pilot: Pilot, dropdown: ft.Dropdown, key: str) -> None:
 
 
 @pytest.fixture
-async def bob(backend: Backend, ada: tuple[dict[str, Any], str]) -> dict[str, Any]:
-    user, _ = await create_bob(backend, ada[1])
+async def bob(ui_backend: Backend, ada: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    user, _ = await create_bob(ui_backend, ada[1])
     return user
 
 
@@ -129,11 +129,11 @@ async def test_filter_by_user(audit: Pilot, bob: dict[str, Any]) -> None:
 
 
 async def test_newer_and_older_pages(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     # 60 older events, written straight into the database, numbered oldest first.
     start = utcnow() - timedelta(days=1)
-    with backend.app.state.session_factory() as db:
+    with ui_backend.app.state.session_factory() as db:
         db.add_all(
             [
                 AuditEvent(
@@ -177,9 +177,9 @@ async def test_newer_and_older_pages(
 
 
 async def test_refused_sign_ins_show_as_one_row_with_their_count(
-    backend: Backend, make_pilot: MakePilot, ada: tuple[dict[str, Any], str], bob: Any
+    ui_backend: Backend, make_pilot: MakePilot, ada: tuple[dict[str, Any], str], bob: Any
 ) -> None:
-    attacker = await backend.client(ip="203.0.113.5")
+    attacker = await ui_backend.client(ip="203.0.113.5")
     guess = {"email": BOB["email"], "password": "not his password"}
     codes = [
         (await attacker.post(f"{API_PREFIX}/auth/login", json=guess)).status_code for _ in range(8)

@@ -35,11 +35,11 @@ def test_load_returns_the_handshake_token_seen_at_construction() -> None:
 
 
 @pytest.fixture
-async def web_pilot(backend: Backend) -> Any:
+async def web_pilot(ui_backend: Backend) -> Any:
     pilots: list[Pilot] = []
 
     async def start(route: str) -> Pilot:
-        pilot = Pilot(web_target(backend.app, "/dashboard"), route=route)
+        pilot = Pilot(web_target(ui_backend.app, "/dashboard"), route=route)
         pilots.append(pilot)
         return await pilot.start()
 
@@ -50,7 +50,7 @@ async def web_pilot(backend: Backend) -> Any:
 
 
 async def test_sign_in_hands_the_cookie_to_the_browser(
-    web_pilot: Any, backend: Backend, ada: Any
+    web_pilot: Any, ui_backend: Backend, ada: Any
 ) -> None:
     pilot: Pilot = await web_pilot("/login?next=%2Fsessions")
     assert isinstance(pilot.state.cookie_store, BrowserCookieStore)
@@ -68,7 +68,7 @@ async def test_sign_in_hands_the_cookie_to_the_browser(
     assert launch.args["url"].endswith("?next=/dashboard/sessions")
 
     # The browser follows it: the one-time code becomes the HttpOnly cookie.
-    browser = await backend.client()
+    browser = await ui_backend.client()
     # Chromium's header for our own page's same-tab navigation (tests/browser proves it).
     browser.headers["sec-fetch-site"] = "same-origin"
     response = await browser.get(launch.args["url"])
@@ -85,7 +85,7 @@ async def test_sign_in_hands_the_cookie_to_the_browser(
 
 
 async def test_save_then_a_navigation_posts_the_handoff(
-    backend: Backend, ada: Any, web_pilot: Any
+    ui_backend: Backend, ada: Any, web_pilot: Any
 ) -> None:
     """The store on its own: save(token), then the next navigation launches the URL."""
     pilot: Pilot = await web_pilot("/login")
@@ -107,7 +107,7 @@ async def test_save_then_a_navigation_posts_the_handoff(
 
 
 async def test_saving_the_handshake_token_again_hands_nothing_off(
-    backend: Backend, ada: Any, web_pilot: Any
+    ui_backend: Backend, ada: Any, web_pilot: Any
 ) -> None:
     pilot: Pilot = await web_pilot("/login")
     reset = handshake_token.set(ada[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 import time
@@ -23,6 +24,7 @@ from backend.models import MetricSample, utcnow
 from backend.services.live_hub import LiveHub
 from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from tests.aegis_app.ui_support import Backend, MakeBackend, MakePilot
+from tests.waiting import wait_for
 
 WORDS = {word for _, _, word in STATUS_STYLE.values()}
 COMPONENTS = ["API", "Database", "Scheduler", "Host"]
@@ -36,14 +38,14 @@ def hub_of(backend: Backend) -> LiveHub:
 async def shown(pilot: Pilot) -> DashboardView:
     """The dashboard, once its first reading is on screen."""
     view = pilot.view_as(DashboardView)
-    await pilot.wait_for(lambda: view.latest is not None, timeout=10)
+    await wait_for(lambda: view.latest is not None, 10, what="the first reading")
     return view
 
 
 async def next_reading(pilot: Pilot, view: DashboardView) -> None:
     """Until a reading newer than the one shown now has arrived."""
     current = view.latest
-    await pilot.wait_for(lambda: view.latest is not current, timeout=10)
+    await wait_for(lambda: view.latest is not current, 10, what="a newer reading")
 
 
 @pytest.fixture
@@ -82,10 +84,10 @@ async def test_one_card_per_component_with_its_status_word(dashboard: Pilot) -> 
 
 
 async def test_charts_are_drawn_from_the_metric_history_with_the_figures_in_words(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     now = utcnow()
-    with backend.app.state.session_factory() as db:
+    with ui_backend.app.state.session_factory() as db:
         db.add_all(
             [
                 MetricSample(
@@ -94,7 +96,7 @@ async def test_charts_are_drawn_from_the_metric_history_with_the_figures_in_word
                     memory_percent=41.0,
                     api_latency_ms=None,  # the API did not answer: a gap, not a zero
                     db_latency_ms=3.5,
-                    instance=backend.app.state.instance_id,
+                    instance=ui_backend.app.state.instance_id,
                 ),
                 MetricSample(
                     at=now - timedelta(minutes=20),
@@ -102,7 +104,7 @@ async def test_charts_are_drawn_from_the_metric_history_with_the_figures_in_word
                     memory_percent=42.0,
                     api_latency_ms=180.0,
                     db_latency_ms=4.5,
-                    instance=backend.app.state.instance_id,
+                    instance=ui_backend.app.state.instance_id,
                 ),
             ]
         )
@@ -148,8 +150,14 @@ async def test_readings_are_pushed_and_set_values_without_rebuilding(dashboard: 
     view.updated.value = ""
     frames = len(pilot.conn.frames)
     await next_reading(pilot, view)
-    await pilot.wait_for(lambda: (view.updated.value or "").startswith("Updated "))
-    await pilot.wait_for(lambda: len(pilot.conn.frames) > frames)  # pushed to the client
+    await wait_for(
+        lambda: (view.updated.value or "").startswith("Updated "),
+        2,
+        what="the reading's time on screen",
+    )
+    await wait_for(
+        lambda: len(pilot.conn.frames) > frames, 2, what="the reading sent to the client"
+    )  # pushed to the client
     assert {name: card.control for name, card in view.cards.items()} == cards, "kept"
     assert [card.image for card in view.charts] == images, "the same image controls"
     assert view.running_tasks == 1, "still live"
@@ -201,33 +209,37 @@ async def test_no_push_while_disconnected_and_the_newest_shown_after_reconnect(
     assert view.running_tasks == 1, "still following the feed"
     await pilot.reconnect()
     assert pilot.state.connected is True and pilot.view is view
-    await pilot.wait_for(lambda: view.updated.value != shown_text)
+    await wait_for(lambda: view.updated.value != shown_text, 2, what="a newer reading on screen")
 
 
-async def test_leaving_the_dashboard_unsubscribes(dashboard: Pilot, backend: Backend) -> None:
+async def test_leaving_the_dashboard_unsubscribes(dashboard: Pilot, ui_backend: Backend) -> None:
     pilot = dashboard
     view = pilot.view_as(DashboardView)
-    hub = hub_of(backend)
+    hub = hub_of(ui_backend)
     assert hub.subscriber_count == 1
     await pilot.visit("/sessions")
     assert isinstance(pilot.view, SessionsView)
     assert view.running_tasks == 0
-    await pilot.wait_for(lambda: hub.subscriber_count == 0)
+    await wait_for(
+        lambda: hub.subscriber_count == 0, 2, what="the live feed to lose its subscriber"
+    )
 
 
 async def test_closing_the_session_unsubscribes_and_leaves_no_task(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     before = asyncio.all_tasks()
     pilot = await make_pilot("/", token=ada[1])
     view = await shown(pilot)
     http = pilot.api.http
-    hub = hub_of(backend)
+    hub = hub_of(ui_backend)
     await pilot.close()
     assert view.running_tasks == 0
     assert http.is_closed
     assert pilot.router.current is None
-    await pilot.wait_for(lambda: hub.subscriber_count == 0)
+    await wait_for(
+        lambda: hub.subscriber_count == 0, 2, what="the live feed to lose its subscriber"
+    )
 
     def left() -> set[asyncio.Task[Any]]:
         return {
@@ -236,19 +248,23 @@ async def test_closing_the_session_unsubscribes_and_leaves_no_task(
             if not task.done() and task is not asyncio.current_task()
         }
 
-    await pilot.wait_for(lambda: not left())
+    await wait_for(lambda: not left(), 2, what="every task of the session to end")
 
 
 async def test_a_session_ended_elsewhere_stops_the_feed_and_goes_to_sign_in(
-    dashboard: Pilot, backend: Backend
+    dashboard: Pilot, ui_backend: Backend
 ) -> None:
     pilot = dashboard
-    hub = hub_of(backend)
+    hub = hub_of(ui_backend)
     view = pilot.view_as(DashboardView)
-    backend.end_all_sessions()  # revoked by an admin, or signed out everywhere
-    await pilot.wait_for(lambda: hub.subscriber_count == 0, timeout=10)
-    await pilot.wait_for(lambda: view.running_tasks == 0)  # the feed ended, the view left
-    await pilot.wait_for(lambda: pilot.route.startswith("/login"), timeout=10)
+    ui_backend.end_all_sessions()  # revoked by an admin, or signed out everywhere
+    await wait_for(
+        lambda: hub.subscriber_count == 0, 10, what="the live feed to lose its subscriber"
+    )
+    await wait_for(
+        lambda: view.running_tasks == 0, 2, what="the view's tasks to end"
+    )  # the feed ended, the view left
+    await wait_for(lambda: pilot.route.startswith("/login"), 10, what="the sign-in page")
     assert pilot.state.user is None
 
 
@@ -266,12 +282,12 @@ async def test_a_broken_stream_shows_the_error_and_comes_back(
     pilot.api.http.event_hooks["request"].append(refuse)
     view.cancel_tasks()  # the stream open now breaks; a new one is refused
     view.start_task(view._stay_live)
-    await pilot.wait_for(lambda: view.error_text.visible)
+    await wait_for(lambda: view.error_text.visible, 2, what="the error shown")
     assert "Cannot reach the Aegis server" in (view.error_text.value or "")
     assert view.running_tasks == 1, "an unreachable server does not stop the task"
     pilot.api.http.event_hooks["request"].remove(refuse)
     await next_reading(pilot, view)
-    await pilot.wait_for(lambda: not view.error_text.visible)
+    await wait_for(lambda: not view.error_text.visible, 2, what="the error to clear")
 
 
 # -- several instances, and a database outage ----------------------------------------
@@ -287,12 +303,12 @@ def choose(pilot: Pilot, dropdown: ft.Dropdown, key: str) -> asyncio.Task[Any]:
 
 
 async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
-    dashboard: Pilot, backend: Backend
+    dashboard: Pilot, ui_backend: Backend
 ) -> None:
     pilot = dashboard
     view = pilot.view_as(DashboardView)
-    me = backend.app.state.instance_id
-    await pilot.wait_for(lambda: bool(view.chart_source.value))
+    me = ui_backend.app.state.instance_id
+    await wait_for(lambda: bool(view.chart_source.value), 2, what="the figures' source")
     assert view.chart_source.value == (
         f"Figures from instance {me} (host {socket.gethostname()}), the one serving this page."
     )
@@ -302,7 +318,7 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
     assert not view.instance_picker.visible, "one instance: nothing to pick"
 
     now = utcnow()
-    with backend.app.state.session_factory() as db:
+    with ui_backend.app.state.session_factory() as db:
         db.add_all(
             MetricSample(
                 at=now - timedelta(minutes=m),
@@ -315,7 +331,7 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
             for m in (12, 6)
         )
         db.commit()
-    await pilot.wait_for(lambda: view.instance_picker.visible, timeout=10)
+    await wait_for(lambda: view.instance_picker.visible, 10, what="the instance picker")
     assert "2 instances reported in the last hour" in (view.chart_source.value or "")
     options = {o.key: o.text for o in view.instance_picker.options}
     assert options == {me: f"{me} (this page)", OTHER: OTHER}
@@ -323,9 +339,10 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
     assert "now 77.0 %" not in (view.charts[0].summary.value or "")
 
     await choose(pilot, view.instance_picker, OTHER)
-    await pilot.wait_for(
+    await wait_for(
         lambda: (view.chart_source.value or "").startswith(f"Figures from instance {OTHER}"),
-        timeout=10,
+        10,
+        what="the figures of the picked instance",
     )
     assert view.chart_instance == OTHER
     assert (view.chart_source.value or "").startswith(f"Figures from instance {OTHER} (host web2).")
@@ -337,18 +354,30 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
     assert me in (view.status_source.value or "")
 
 
+def failed_periods(caplog: pytest.LogCaptureFixture) -> int:
+    """The periods the live hub could not make a reading for, as it logged them."""
+    return sum(
+        1 for r in caplog.records if r.name == "aegis.live" and "live reading failed" in r.message
+    )
+
+
 async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
-    dashboard: Pilot, backend: Backend
+    dashboard: Pilot, ui_backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="aegis.live")
     pilot = dashboard
     view = pilot.view_as(DashboardView)
     cpu = view.charts[0]
-    await pilot.wait_for(lambda: bool(cpu.image.src) and len(view.cards) == 4)
+    await wait_for(
+        lambda: bool(cpu.image.src) and len(view.cards) == 4,
+        2,
+        what="the charts and the four cards",
+    )
     assert not view.outage.visible
 
-    with backend.database_gone():
+    with ui_backend.database_gone():
         frames = len(pilot.conn.frames)
-        await pilot.wait_for(lambda: view.outage.visible, timeout=10)
+        await wait_for(lambda: view.outage.visible, 10, what="the outage banner")
         message = view.outage_text.value or ""
         assert message.startswith("The database"), message
         updated, last_success = view.updated.value or "", view.last_success
@@ -358,14 +387,23 @@ async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
         assert not view.error_text.visible, "said once, in the banner"
         assert view.figures.opacity == STALE_OPACITY, "the kept figures are shown as stale"
         image = cpu.image.src
-        await pilot.wait_for(lambda: any(message.encode() in f for f in pilot.conn.frames[frames:]))
-        computed = hub_of(backend).computations
-        await pilot.wait_for(lambda: hub_of(backend).computations == computed)  # no reading
+        await wait_for(
+            lambda: any(message.encode() in f for f in pilot.conn.frames[frames:]),
+            2,
+            what="the outage message sent to the client",
+        )
+        # Nothing more happens: the hub says so for every period it could not read,
+        # so wait for the next such period, then check no reading came of it.
+        computed, failures = hub_of(ui_backend).computations, failed_periods(caplog)
+        await wait_for(
+            lambda: failed_periods(caplog) > failures, 10, what="another period without a reading"
+        )
+        assert hub_of(ui_backend).computations == computed, "no reading"
         assert view.outage.visible and view.updated.value == updated
         assert cpu.image.src is image, "figures kept"
         assert pilot.route == "/" and pilot.state.user is not None, "still signed in"
 
-    await pilot.wait_for(lambda: not view.outage.visible, timeout=10)
+    await wait_for(lambda: not view.outage.visible, 10, what="the outage banner to clear")
     assert view.last_success is not None and view.last_success > last_success, "refreshed"
     assert not view.error_text.visible and view.figures.opacity == 1.0
     assert view.running_tasks == 1

@@ -16,6 +16,7 @@ from aegis_app.views.registry import ROUTE_TO_VIEW
 from aegis_app.views.sessions import SessionsView
 from tests.aegis_app.pilot import Pilot
 from tests.aegis_app.ui_support import Backend, MakePilot
+from tests.waiting import wait_for
 
 
 class ProbeView(BaseView):
@@ -69,7 +70,11 @@ def probe_route(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 async def probe(make_pilot: MakePilot, probe_route: None) -> Pilot:
     pilot = await make_pilot("/probe?a=1&b=two")
-    await pilot.wait_for(lambda: ProbeView.instances[0].task_started.is_set())
+    await wait_for(
+        lambda: ProbeView.instances[0].task_started.is_set(),
+        2,
+        what="the probe view's task to start",
+    )
     return pilot
 
 
@@ -86,7 +91,7 @@ async def test_leaving_a_view_calls_on_leave_and_cancels_its_tasks(probe: Pilot)
     await probe.visit("/login")
     assert isinstance(probe.view, SignInView)
     assert view.calls == ["enter", "leave"]
-    await probe.wait_for(lambda: view.task_cancelled)
+    await wait_for(lambda: view.task_cancelled, 2, what="the view's task to be cancelled")
     assert view.running_tasks == 0
 
 
@@ -125,7 +130,7 @@ async def test_closing_the_session_cancels_tasks_and_closes_the_http_client(
 async def test_router_close_leaves_the_current_view(probe: Pilot) -> None:
     view = probe.view_as(ProbeView)
     await probe.router.close()
-    await probe.wait_for(lambda: view.task_cancelled)
+    await wait_for(lambda: view.task_cancelled, 2, what="the view's task to be cancelled")
     assert view.calls == ["enter", "leave"]
     await probe.router.close()  # twice is harmless
     assert view.calls == ["enter", "leave"]
@@ -144,10 +149,10 @@ async def test_the_dashboards_live_task_stops_when_the_session_closes(
 
 
 async def test_a_401_on_a_views_call_sends_the_user_to_sign_in_with_a_notice(
-    signed_in_pilot: Pilot, backend: Backend
+    signed_in_pilot: Pilot, ui_backend: Backend
 ) -> None:
     pilot = signed_in_pilot
-    backend.end_all_sessions()
+    ui_backend.end_all_sessions()
     await pilot.visit("/sessions")  # SessionsView loads /auth/sessions: 401
     assert isinstance(pilot.view, SignInView)
     assert pilot.route == "/login?next=%2Fsessions"
@@ -158,11 +163,11 @@ async def test_a_401_on_a_views_call_sends_the_user_to_sign_in_with_a_notice(
 
 
 async def test_sign_out_elsewhere_ends_this_session_too(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     pilot = await make_pilot("/sessions", token=ada[1])
     assert isinstance(pilot.view, SessionsView)
-    other = await backend.client()
+    other = await ui_backend.client()
     other.cookies.set("aegis_session", ada[1], domain="aegis.internal")
     assert (await other.post("/api/v1/auth/logout")).status_code == 200
     await pilot.visit("/sessions?again=1")  # the sessions list is loaded again: 401
@@ -170,9 +175,9 @@ async def test_sign_out_elsewhere_ends_this_session_too(
     assert pilot.has_text(SESSION_ENDED)
 
 
-async def test_the_notice_is_shown_once(signed_in_pilot: Pilot, backend: Backend) -> None:
+async def test_the_notice_is_shown_once(signed_in_pilot: Pilot, ui_backend: Backend) -> None:
     pilot = signed_in_pilot
-    backend.end_all_sessions()
+    ui_backend.end_all_sessions()
     await pilot.visit("/sessions")
     assert pilot.has_text(SESSION_ENDED)
     await pilot.visit("/register")
@@ -181,7 +186,7 @@ async def test_the_notice_is_shown_once(signed_in_pilot: Pilot, backend: Backend
 
 
 async def test_reconnect_with_a_valid_session_refreshes_the_view(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     pilot = await make_pilot("/sessions", token=ada[1])
     view = pilot.view_as(SessionsView)
@@ -189,7 +194,7 @@ async def test_reconnect_with_a_valid_session_refreshes_the_view(
     assert pilot.find_all(ft.OutlinedButton, "End session") == []
     assert len(pilot.find_all(ft.Text, "This session")) == 1
     # A second device signs in meanwhile.
-    device = await backend.client()
+    device = await ui_backend.client()
     response = await device.post(
         "/api/v1/auth/login", json={"email": "ada@example.com", "password": "correct horse battery"}
     )
@@ -201,10 +206,10 @@ async def test_reconnect_with_a_valid_session_refreshes_the_view(
 
 
 async def test_reconnect_after_the_session_ended_goes_to_sign_in(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     pilot = await make_pilot("/sessions", token=ada[1])
-    backend.end_all_sessions()
+    ui_backend.end_all_sessions()
     await pilot.reconnect()
     assert isinstance(pilot.view, SignInView)
     assert pilot.route == "/login?next=%2Fsessions"
@@ -213,13 +218,13 @@ async def test_reconnect_after_the_session_ended_goes_to_sign_in(
 
 
 async def test_a_session_ending_during_an_outage_redirects_once_the_client_is_back(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     """A 401 seen while the tab reloads must not push into the dead connection."""
     pilot = await make_pilot("/sessions", token=ada[1])
     await pilot.session.disconnect(300)
     await pilot.wait_idle()
-    backend.end_all_sessions()
+    ui_backend.end_all_sessions()
     # What a poll's 401 does during the outage; it must return, not wait on the client.
     await asyncio.wait_for(pilot.router.session_ended(), 5)
     assert pilot.pushed_routes == [], "nothing is sent while nobody listens"

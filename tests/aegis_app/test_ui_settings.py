@@ -52,7 +52,7 @@ async def choose_theme(pilot: Pilot, name: str) -> None:
 
 
 @pytest.fixture
-async def settings(make_pilot: MakePilot, ada: tuple[dict[str, Any], str]) -> Pilot:
+async def settings_view(make_pilot: MakePilot, ada: tuple[dict[str, Any], str]) -> Pilot:
     pilot = await make_pilot("/settings", token=ada[1])
     assert isinstance(pilot.view, SettingsView)
     return pilot
@@ -61,8 +61,10 @@ async def settings(make_pilot: MakePilot, ada: tuple[dict[str, Any], str]) -> Pi
 # -- profile -------------------------------------------------------------------------
 
 
-async def test_saving_the_profile_renames_the_top_bar(settings: Pilot, backend: Backend) -> None:
-    pilot = settings
+async def test_saving_the_profile_renames_the_top_bar(
+    settings_view: Pilot, ui_backend: Backend
+) -> None:
+    pilot = settings_view
     view = pilot.view_as(SettingsView)
     assert top_bar_names(pilot)[0] == "Ada Lovelace"
     await pilot.fill("Full name", "  Ada King  ")
@@ -72,14 +74,14 @@ async def test_saving_the_profile_renames_the_top_bar(settings: Pilot, backend: 
     assert pilot.state.user is not None and pilot.state.user.full_name == "Ada King"
     assert pilot.view is view, "the view is kept, only its frame is rebuilt"
     assert view.full_name.value == "  Ada King  "
-    me = await (await other_device(backend)).get(f"{API_PREFIX}/auth/me")
+    me = await (await other_device(ui_backend)).get(f"{API_PREFIX}/auth/me")
     assert me.json()["full_name"] == "Ada King"
     await pilot.visit("/")
     assert pilot.has_text("Welcome, Ada King")
 
 
-async def test_an_empty_name_is_refused_here(settings: Pilot) -> None:
-    pilot = settings
+async def test_an_empty_name_is_refused_here(settings_view: Pilot) -> None:
+    pilot = settings_view
     await pilot.fill("Full name", "   ")
     await pilot.click("Save profile")
     assert pilot.find(ft.Text, "Your name can't be empty.").visible
@@ -89,10 +91,10 @@ async def test_an_empty_name_is_refused_here(settings: Pilot) -> None:
 # -- password ------------------------------------------------------------------------
 
 
-async def test_a_wrong_current_password_says_so(settings: Pilot, backend: Backend) -> None:
-    pilot = settings
+async def test_a_wrong_current_password_says_so(settings_view: Pilot, ui_backend: Backend) -> None:
+    pilot = settings_view
     view = pilot.view_as(SettingsView)
-    laptop = await other_device(backend)
+    laptop = await other_device(ui_backend)
     await pilot.fill("Current password", "not my password")
     await pilot.fill("New password", NEW_PASSWORD)
     await pilot.click("Change password")
@@ -104,11 +106,11 @@ async def test_a_wrong_current_password_says_so(settings: Pilot, backend: Backen
 
 
 async def test_changing_the_password_signs_out_other_sessions(
-    settings: Pilot, backend: Backend
+    settings_view: Pilot, ui_backend: Backend
 ) -> None:
-    pilot = settings
+    pilot = settings_view
     view = pilot.view_as(SettingsView)
-    laptop = await other_device(backend)
+    laptop = await other_device(ui_backend)
     await pilot.fill("Current password", PASSWORD)
     await pilot.fill("New password", NEW_PASSWORD)
     await pilot.click("Change password")
@@ -123,11 +125,11 @@ async def test_changing_the_password_signs_out_other_sessions(
     assert pilot.route == "/sessions"
     assert len(pilot.find_all(ft.Text, "This session")) == 1
     # And the new password is the one that works.
-    assert await other_device(backend, NEW_PASSWORD)
+    assert await other_device(ui_backend, NEW_PASSWORD)
 
 
-async def test_a_too_short_new_password_shows_the_backends_message(settings: Pilot) -> None:
-    pilot = settings
+async def test_a_too_short_new_password_shows_the_backends_message(settings_view: Pilot) -> None:
+    pilot = settings_view
     await pilot.fill("Current password", PASSWORD)
     await pilot.fill("New password", "short")
     await pilot.click("Change password")
@@ -137,14 +139,14 @@ async def test_a_too_short_new_password_shows_the_backends_message(settings: Pil
 # -- where the session is kept, and the theme ----------------------------------------
 
 
-async def test_says_where_the_session_is_kept(settings: Pilot) -> None:
-    assert settings.store is not None
-    assert settings.store.description == "In memory (tests)"
-    assert settings.find(ft.Text, "Kept in: In memory (tests)").visible
+async def test_says_where_the_session_is_kept(settings_view: Pilot) -> None:
+    assert settings_view.store is not None
+    assert settings_view.store.description == "In memory (tests)"
+    assert settings_view.find(ft.Text, "Kept in: In memory (tests)").visible
 
 
-async def test_choosing_a_theme_remembers_it_and_applies_it(settings: Pilot) -> None:
-    pilot = settings
+async def test_choosing_a_theme_remembers_it_and_applies_it(settings_view: Pilot) -> None:
+    pilot = settings_view
     assert theme_mode(pilot) == ft.ThemeMode.LIGHT
     assert pilot.view_as(SettingsView).theme.selected == ["light"]
     await choose_theme(pilot, "dark")
@@ -158,10 +160,10 @@ async def test_choosing_a_theme_remembers_it_and_applies_it(settings: Pilot) -> 
 
 
 async def test_the_remembered_theme_is_applied_on_the_next_visit(
-    backend: Backend, ada: tuple[dict[str, Any], str]
+    ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     store = InMemorySessionCookieStore(ada[1])
-    pilot = Pilot(in_process_target(backend.app, store), route="/settings", store=store)
+    pilot = Pilot(in_process_target(ui_backend.app, store), route="/settings", store=store)
     pilot.conn.answers["get"] = lambda args: (
         "dark" if args == {"key": THEME_PREFERENCE_KEY} else None,
         None,
@@ -176,10 +178,10 @@ async def test_the_remembered_theme_is_applied_on_the_next_visit(
 
 
 async def test_a_client_without_storage_keeps_the_default_theme(
-    backend: Backend, ada: tuple[dict[str, Any], str]
+    ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     store = InMemorySessionCookieStore(ada[1])
-    pilot = Pilot(in_process_target(backend.app, store), route="/settings", store=store)
+    pilot = Pilot(in_process_target(ui_backend.app, store), route="/settings", store=store)
     pilot.conn.answers["get"] = lambda args: (None, "SharedPreferences unavailable")
     pilot.conn.answers["set"] = lambda args: (None, "SharedPreferences unavailable")
     try:
@@ -194,13 +196,13 @@ async def test_a_client_without_storage_keeps_the_default_theme(
 
 
 async def test_a_plaintext_keyring_is_refused_in_words_at_sign_in_and_in_settings(
-    backend: Backend, ada: tuple[dict[str, Any], str], tmp_path: Path
+    ui_backend: Backend, ada: tuple[dict[str, Any], str], tmp_path: Path
 ) -> None:
     """The desktop target's store over keyrings.alt's PlaintextKeyring (a stand-in: the
     real one is never installed here, it would become the default keyring)."""
     plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
     store = KeyringCookieStore(plaintext)
-    base = in_process_target(backend.app, InMemorySessionCookieStore())
+    base = in_process_target(ui_backend.app, InMemorySessionCookieStore())
     target = Target(base.new_http_client, lambda page, api: store)
     pilot = Pilot(target, route="/settings")
     try:

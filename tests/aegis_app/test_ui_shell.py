@@ -81,8 +81,10 @@ def record_requests(pilot: Pilot) -> list[str]:
 
 
 @pytest.fixture
-async def viewer(make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]) -> Pilot:
-    pilot = await make_pilot("/", token=await viewer_token(backend, ada[1]))
+async def viewer(
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
+) -> Pilot:
+    pilot = await make_pilot("/", token=await viewer_token(ui_backend, ada[1]))
     assert pilot.state.user is not None and not pilot.state.user.is_admin
     return pilot
 
@@ -162,9 +164,9 @@ async def test_a_viewer_is_told_admin_pages_are_not_allowed(viewer: Pilot, route
 
 
 async def test_a_viewer_opening_an_admin_page_directly(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    pilot = await make_pilot("/audit", token=await viewer_token(backend, ada[1]))
+    pilot = await make_pilot("/audit", token=await viewer_token(ui_backend, ada[1]))
     assert isinstance(pilot.view, NotAllowedView)
     assert pilot.has_text("Not allowed")
 
@@ -247,7 +249,7 @@ async def test_a_rail_click_diffs_the_new_content_and_the_rail_not_the_top_bar(
 
     def counting(self: DiffBuilder, parent: Any, path: Any, src: Any, dst: Any, frozen: Any) -> Any:
         visited.append(dst)
-        return compare(self, parent, path, src, dst, frozen)
+        return compare(self, parent, path, src, dst, frozen)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(DiffBuilder, "_compare_dataclasses", counting)
     pilot.conn.update_props(navigation._i, {"selected_index": 1})
@@ -260,6 +262,7 @@ async def test_a_rail_click_diffs_the_new_content_and_the_rail_not_the_top_bar(
     # Entered and left at once (isolated parent) does not count: the top bar's own
     # controls are what a re-diff would visit. The menu is sent: its ticks moved.
     menu_button = menu(pilot) or framed.appbar.leading
+    assert menu_button is not None
     skipped = {id(c) for c in [menu_button, *_subtree(menu_button)]}
     top_bar_controls = [c for c in _subtree(top_bar) if id(c) not in skipped]
     assert any(isinstance(c, ft.OutlinedButton) for c in top_bar_controls)

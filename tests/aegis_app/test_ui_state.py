@@ -23,7 +23,7 @@ def new_state(app: Any, token: str | None) -> SessionState:
 
 
 @pytest.fixture
-async def states(backend: Backend) -> AsyncIterator[list[SessionState]]:
+async def states(ui_backend: Backend) -> AsyncIterator[list[SessionState]]:
     made: list[SessionState] = []
     yield made
     for state in made:
@@ -37,9 +37,9 @@ def store_of(state: SessionState) -> InMemorySessionCookieStore:
 
 
 async def test_restore_with_a_valid_token_signs_in_silently(
-    backend: Backend, ada: Ada, states: list[SessionState]
+    ui_backend: Backend, ada: Ada, states: list[SessionState]
 ) -> None:
-    state = new_state(backend.app, ada[1])
+    state = new_state(ui_backend.app, ada[1])
     states.append(state)
     assert await state.restore() is True
     assert state.signed_in
@@ -55,9 +55,9 @@ async def test_restore_with_a_valid_token_signs_in_silently(
 
 
 async def test_restore_with_a_garbage_token_clears_the_store_quietly(
-    backend: Backend, states: list[SessionState]
+    ui_backend: Backend, states: list[SessionState]
 ) -> None:
-    state = new_state(backend.app, "not-a-real-token")
+    state = new_state(ui_backend.app, "not-a-real-token")
     states.append(state)
     assert await state.restore() is False
     assert not state.signed_in
@@ -68,9 +68,9 @@ async def test_restore_with_a_garbage_token_clears_the_store_quietly(
 
 
 async def test_restore_without_a_token_asks_nothing(
-    backend: Backend, states: list[SessionState]
+    ui_backend: Backend, states: list[SessionState]
 ) -> None:
-    state = new_state(backend.app, None)
+    state = new_state(ui_backend.app, None)
     states.append(state)
     assert await state.restore() is False
     assert store_of(state).saved == []
@@ -90,22 +90,22 @@ async def test_restore_while_the_server_is_down_keeps_the_cookie_and_says_why(
 
 
 async def test_sign_out_ends_the_session_and_clears_the_store(
-    backend: Backend, ada: Ada, states: list[SessionState]
+    ui_backend: Backend, ada: Ada, states: list[SessionState]
 ) -> None:
-    state = new_state(backend.app, ada[1])
+    state = new_state(ui_backend.app, ada[1])
     states.append(state)
     await state.restore()
     await state.sign_out()
     assert not state.signed_in
     assert state.api.session_token is None
     assert store_of(state).token is None
-    other = await backend.client()
+    other = await ui_backend.client()
     other.cookies.set("aegis_session", ada[1], domain="aegis.internal")
     assert (await other.get("/api/v1/auth/me")).status_code == 401, "ended on the server too"
 
 
-async def test_sign_in_then_close(backend: Backend, ada: Ada) -> None:
-    state = new_state(backend.app, None)
+async def test_sign_in_then_close(ui_backend: Backend, ada: Ada) -> None:
+    state = new_state(ui_backend.app, None)
     await state.sign_in(ADA["email"], ADA["password"])
     assert state.user is not None and state.user.full_name == "Ada Lovelace"
     assert store_of(state).token == state.api.session_token is not None

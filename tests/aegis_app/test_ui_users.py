@@ -114,9 +114,9 @@ async def users(make_pilot: MakePilot, ada: tuple[dict[str, Any], str]) -> Pilot
 
 
 async def test_the_list_shows_every_user(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    await create_user(backend, ada[1])
+    await create_user(ui_backend, ada[1])
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     rows = row_texts(view)
@@ -131,10 +131,10 @@ async def test_the_list_shows_every_user(
 
 
 async def test_search_filters_the_list(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    await create_user(backend, ada[1])
-    await create_user(backend, ada[1], email="carol@example.com", full_name="Carol Danvers")
+    await create_user(ui_backend, ada[1])
+    await create_user(ui_backend, ada[1], email="carol@example.com", full_name="Carol Danvers")
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     assert len(view.table.rows) == 3
@@ -159,7 +159,7 @@ async def test_search_filters_the_list(
 
 
 async def test_create_without_a_password_shows_a_temporary_one_once(
-    users: Pilot, backend: Backend
+    users: Pilot, ui_backend: Backend
 ) -> None:
     pilot = users
     view = pilot.view_as(UsersView)
@@ -175,7 +175,7 @@ async def test_create_without_a_password_shows_a_temporary_one_once(
     assert "Bob Builder" in names(view), "the list is reloaded"
     assert view.form.full_name.value == "" and view.form.email.value == ""
     # The temporary password works.
-    bob = await sign_in(backend, BOB["email"], temporary)
+    bob = await sign_in(ui_backend, BOB["email"], temporary)
     assert await still_signed_in(bob)
     # Shown once: coming back to the page does not show it again.
     await pilot.visit("/")
@@ -184,7 +184,7 @@ async def test_create_without_a_password_shows_a_temporary_one_once(
     assert not pilot.view_as(UsersView).form.result.visible
 
 
-async def test_create_with_a_password_and_role(users: Pilot, backend: Backend) -> None:
+async def test_create_with_a_password_and_role(users: Pilot, ui_backend: Backend) -> None:
     pilot = users
     view = pilot.view_as(UsersView)
     await pilot.fill("New user's full name", "Bob Builder")
@@ -195,7 +195,7 @@ async def test_create_with_a_password_and_role(users: Pilot, backend: Backend) -
     assert view.form.result.value == f"Created {BOB['email']} with the password you set."
     assert "Temporary password" not in (view.form.result.value or "")
     assert ["Bob Builder", BOB["email"], "Admin", "Active"] in [r[:4] for r in row_texts(view)]
-    assert await still_signed_in(await sign_in(backend, BOB["email"]))
+    assert await still_signed_in(await sign_in(ui_backend, BOB["email"]))
 
 
 async def test_create_with_a_short_password_shows_the_backends_message(users: Pilot) -> None:
@@ -235,9 +235,9 @@ async def test_create_without_name_or_email_is_refused_here(users: Pilot) -> Non
 
 
 async def test_change_role(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    await create_user(backend, ada[1])
+    await create_user(ui_backend, ada[1])
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     await pilot.click(button(view, "Bob Builder", "Make admin"))
@@ -246,15 +246,15 @@ async def test_change_role(
     await pilot.click(button(view, "Bob Builder", "Make viewer"))
     assert view.notice.value == "Bob Builder is now a viewer."
     assert row_texts(view)[1][2] == "Viewer"
-    bob = await sign_in(backend, BOB["email"])
+    bob = await sign_in(ui_backend, BOB["email"])
     assert (await bob.get(f"{API_PREFIX}/users")).status_code == 403, "really a viewer"
 
 
 async def test_deactivate_ends_their_sessions_and_reactivate(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    await create_user(backend, ada[1])
-    bob = await sign_in(backend, BOB["email"])
+    await create_user(ui_backend, ada[1])
+    bob = await sign_in(ui_backend, BOB["email"])
     assert await still_signed_in(bob)
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
@@ -269,7 +269,7 @@ async def test_deactivate_ends_their_sessions_and_reactivate(
     await pilot.click(button(view, "Bob Builder", "Reactivate"))
     assert view.notice.value == "Bob Builder was reactivated."
     assert row_texts(view)[1][3] == "Active"
-    assert await still_signed_in(await sign_in(backend, BOB["email"]))
+    assert await still_signed_in(await sign_in(ui_backend, BOB["email"]))
 
 
 @pytest.mark.parametrize("action", ["Make viewer", "Deactivate"])
@@ -286,10 +286,10 @@ async def test_the_last_admin_is_kept_and_the_backend_says_why(users: Pilot, act
 
 
 async def test_end_sessions_signs_the_user_out_everywhere(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    await create_user(backend, ada[1])
-    laptop, phone = await sign_in(backend, BOB["email"]), await sign_in(backend, BOB["email"])
+    await create_user(ui_backend, ada[1])
+    laptop, phone = await sign_in(ui_backend, BOB["email"]), await sign_in(ui_backend, BOB["email"])
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     await pilot.click(button(view, "Bob Builder", "End sessions"))
@@ -297,16 +297,16 @@ async def test_end_sessions_signs_the_user_out_everywhere(
     assert not await still_signed_in(laptop)
     assert not await still_signed_in(phone)
     assert row_texts(view)[1][3] == "Active", "still allowed to sign in again"
-    assert await still_signed_in(await sign_in(backend, BOB["email"]))
+    assert await still_signed_in(await sign_in(ui_backend, BOB["email"]))
 
 
 # -- paging --------------------------------------------------------------------------
 
 
 async def test_paging_buttons(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    add_users_directly(backend, PAGE_SIZE + 5)  # with Ada: 31
+    add_users_directly(ui_backend, PAGE_SIZE + 5)  # with Ada: 31
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     assert len(view.table.rows) == PAGE_SIZE
@@ -329,9 +329,9 @@ async def test_paging_buttons(
 
 
 async def test_exactly_one_page_has_no_next(
-    make_pilot: MakePilot, backend: Backend, ada: tuple[dict[str, Any], str]
+    make_pilot: MakePilot, ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
-    add_users_directly(backend, PAGE_SIZE - 1)
+    add_users_directly(ui_backend, PAGE_SIZE - 1)
     pilot = await make_pilot("/users", token=ada[1])
     view = pilot.view_as(UsersView)
     assert view.pager.label.value == "1-25 of 25"

@@ -11,6 +11,7 @@ from aegis_app.views.dashboard import DashboardView
 from aegis_app.views.sessions import SessionsView
 from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from tests.aegis_app.ui_support import ADA, SAFARI_ON_MACOS, Backend, MakeBackend, MakePilot
+from tests.waiting import wait_for
 
 FIRST_ACCOUNT = "No account exists yet. Create the first one: it will be the admin."
 
@@ -122,14 +123,15 @@ async def test_dashboard_greets_the_user_and_shows_health(signed_in_pilot: Pilot
     assert isinstance(pilot.view, DashboardView)
     assert pilot.has_text("Welcome, Ada Lovelace")
     assert pilot.find_all(ft.Text, "Ada Lovelace"), "the top bar names the user"
-    await pilot.wait_for(
+    await wait_for(
         lambda: any("Healthy" in (card.value or "") for card in pilot.find_all(ft.Markdown)),
-        timeout=10,
+        10,
+        what="a healthy component card",
     )
     assert not pilot.view.error_text.visible
 
 
-async def test_sign_out_from_the_top_bar(signed_in_pilot: Pilot, backend: Backend) -> None:
+async def test_sign_out_from_the_top_bar(signed_in_pilot: Pilot, ui_backend: Backend) -> None:
     pilot = signed_in_pilot
     await pilot.click("Sign out")
     assert isinstance(pilot.view, SignInView)
@@ -140,9 +142,9 @@ async def test_sign_out_from_the_top_bar(signed_in_pilot: Pilot, backend: Backen
 
 
 async def test_sessions_lists_this_session_and_ends_another(
-    make_pilot: MakePilot, backend: Backend, ada: Any
+    make_pilot: MakePilot, ui_backend: Backend, ada: Any
 ) -> None:
-    other_device = await backend.client(user_agent=SAFARI_ON_MACOS)
+    other_device = await ui_backend.client(user_agent=SAFARI_ON_MACOS)
     response = await other_device.post(
         "/api/v1/auth/login", json={"email": ADA["email"], "password": ADA["password"]}
     )

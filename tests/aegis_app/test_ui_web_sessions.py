@@ -26,6 +26,7 @@ from aegis_app.target import Target
 from aegis_app.views.dashboard import DashboardView
 from tests.aegis_app.pilot import InMemorySessionCookieStore, Pilot, in_process_target
 from tests.aegis_app.ui_support import Backend, MakePilot
+from tests.waiting import wait_for
 
 RULES = WebSessionRules()
 
@@ -83,11 +84,11 @@ def capped_target(
 
 
 async def test_over_the_cap_a_session_is_told_why_and_not_counted(
-    backend: Backend, ada: tuple[dict[str, Any], str]
+    ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     admitted = AdmittedSessions(anonymous_per_ip=2)
-    pilots = [Pilot(capped_target(backend, admitted, None)) for _ in range(3)]
-    signed_in = Pilot(capped_target(backend, admitted, ada[1]))
+    pilots = [Pilot(capped_target(ui_backend, admitted, None)) for _ in range(3)]
+    signed_in = Pilot(capped_target(ui_backend, admitted, ada[1]))
     try:
         for pilot in pilots:
             await pilot.start()
@@ -106,7 +107,7 @@ async def test_over_the_cap_a_session_is_told_why_and_not_counted(
 
         await first.close()  # evicted: its place is free again
         assert admitted.anonymous("127.0.0.1") == 1
-        again = Pilot(capped_target(backend, admitted, None))
+        again = Pilot(capped_target(ui_backend, admitted, None))
         pilots.append(again)
         await again.start()
         assert not again.has_text(TOO_MANY_SESSIONS)
@@ -117,17 +118,17 @@ async def test_over_the_cap_a_session_is_told_why_and_not_counted(
 
 
 async def test_at_shutdown_every_session_stops_and_its_requests_finish_first(
-    backend: Backend, ada: tuple[dict[str, Any], str]
+    ui_backend: Backend, ada: tuple[dict[str, Any], str]
 ) -> None:
     """Before the database goes away: views stopped, the live feed closed, requests in
     flight completed."""
     admitted = AdmittedSessions(anonymous_per_ip=5)
-    pilot = Pilot(capped_target(backend, admitted, ada[1]))
+    pilot = Pilot(capped_target(ui_backend, admitted, ada[1]))
     in_flight, finish = asyncio.Event(), asyncio.Event()
     try:
         await pilot.start()
         view = pilot.view_as(DashboardView)
-        await pilot.wait_for(lambda: view.latest is not None)
+        await wait_for(lambda: view.latest is not None, 2, what="the first reading")
         assert view.running_tasks == 1
         transport = pilot.api.http._transport
         assert isinstance(transport, InProcessTransport)
@@ -147,9 +148,15 @@ async def test_at_shutdown_every_session_stops_and_its_requests_finish_first(
         view.start_task(ask_who_am_i)
         await asyncio.wait_for(in_flight.wait(), 5)
         closing = asyncio.create_task(admitted.close_all())
-        await pilot.wait_for(lambda: view.running_tasks == 0)
-        await pilot.wait_for(lambda: transport.requests_in_flight == 1)  # the feed closed
-        await pilot.wait_for(lambda: backend.app.state.live_hub.subscriber_count == 0)
+        await wait_for(lambda: view.running_tasks == 0, 2, what="the view's tasks to end")
+        await wait_for(
+            lambda: transport.requests_in_flight == 1, 2, what="the feed's request to end"
+        )  # the feed closed
+        await wait_for(
+            lambda: ui_backend.app.state.live_hub.subscriber_count == 0,
+            2,
+            what="the live feed to lose its subscriber",
+        )
         assert not closing.done(), "it waits for the request in flight"
         finish.set()
         await asyncio.wait_for(closing, 5)

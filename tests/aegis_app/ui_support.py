@@ -54,7 +54,16 @@ class Backend:
         path = self.settings.resolved_data_dir / "aegis.db"
         aside = path.with_name("aegis.db.away")
         path.rename(aside)
-        path.mkdir()
+        # A connection opened in between (the scheduler's, say) creates an empty file
+        # there; take it away too, until the directory is in place.
+        for _ in range(100):
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                path.unlink(missing_ok=True)
+        else:
+            raise AssertionError(f"{path} kept coming back")
         try:
             yield
         finally:
