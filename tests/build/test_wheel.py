@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 import zipfile
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pytest
 
 from tests.browser.conftest import free_port
 from tests.build.bundle_harness import REPO, VERSION
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.packaging
 
@@ -123,15 +123,18 @@ def test_the_installed_wheel_serves_the_api_and_the_dashboard(tmp_path: Path) ->
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
+            answers: list[httpx.Response] = []
+
+            def answered() -> bool:
                 assert process.poll() is None, f"aegis serve exited:\n{log_path.read_text()}"
-                assert time.monotonic() < deadline, f"not healthy:\n{log_path.read_text()}"
                 try:
-                    health = httpx.get(f"{base}/api/v1/health", timeout=2)
-                    break
+                    answers.append(httpx.get(f"{base}/api/v1/health", timeout=2))
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    return False
+                return True
+
+            wait_until(answered, START_TIMEOUT, what=f"aegis serve to answer (log: {log_path})")
+            health = answers[-1]
             assert health.status_code == 200, health.text
             dashboard = httpx.get(f"{base}/dashboard/", timeout=10)
             assert dashboard.status_code == 200

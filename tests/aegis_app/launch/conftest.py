@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from tests.aegis_app.launch.desktop_harness import (
     stop_pids,
 )
 from tests.conftest import require_executable
+from tests.waiting import ConditionTimeout, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -97,12 +97,12 @@ def secret_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         bus.terminate()
         bus.wait(10)
         bus.stdout.close()
-        deadline = time.monotonic() + 5
-        while pids_with_env(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = pids_with_env(marker)
-        stop_pids(left, timeout=1)
-        assert not left, f"processes left on the private bus: {left}"
+        try:
+            wait_until(lambda: not pids_with_env(marker), 5, what="the private bus's processes")
+        except ConditionTimeout:
+            left = pids_with_env(marker)
+            stop_pids(left, timeout=1)
+            assert not left, f"processes left on the private bus: {left}"
 
 
 @pytest.fixture

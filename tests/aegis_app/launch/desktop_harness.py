@@ -9,10 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from tests.waiting import ConditionTimeout, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 WINDOW_TIMEOUT = 40.0  # a cold first run unpacks the Flet client (64 MB) into ~/.flet
@@ -42,15 +45,20 @@ def pids_with_env(entry: str) -> list[int]:
     return found
 
 
+def wait_gone(pids: Iterable[int], timeout: float) -> list[int]:
+    """Wait until none of ``pids`` is alive; returns those still alive at the deadline."""
+    pids = list(pids)
+    with contextlib.suppress(ConditionTimeout):
+        wait_until(lambda: not any(alive(p) for p in pids), timeout, what=f"{pids} to end")
+    return [p for p in pids if alive(p)]
+
+
 def stop_pids(pids: list[int], timeout: float = 5.0) -> list[int]:
     """SIGTERM, wait, SIGKILL what is left; returns what did not die on SIGTERM."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stubborn = [p for p in pids if alive(p)]
+    stubborn = wait_gone(pids, timeout)
     for pid in stubborn:
         os.kill(pid, signal.SIGKILL)
     return stubborn
@@ -128,9 +136,10 @@ class DesktopApp:
 
     def window(self, title: str, timeout: float = WINDOW_TIMEOUT) -> str:
         """Wait until a window with exactly this title shows a drawn frame; its id."""
-        deadline = time.monotonic() + timeout
         pattern = "^" + re.escape(title.split(" ")[0])
-        while time.monotonic() < deadline:
+        drawn: list[str] = []
+
+        def shown() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"the app exited ({self.process.returncode})\n{self.tail()}")
@@ -141,9 +150,15 @@ class DesktopApp:
             for wid in found.split():
                 name = run_tool("xdotool", "getwindowname", wid, display=self.display, check=False)
                 if name == title and self.colours(wid) > FRAME_COLOURS:
-                    return wid
-            time.sleep(0.05)
-        raise AssertionError(f"no window titled {title!r} within {timeout} s\n{self.tail()}")
+                    drawn.append(wid)
+                    return True
+            return False
+
+        try:
+            wait_until(shown, timeout, what=f"a drawn window titled {title!r}")
+        except ConditionTimeout as timed_out:
+            raise AssertionError(f"{timed_out}\n{self.tail()}") from None
+        return drawn[-1]
 
     def colours(self, wid: str) -> int:
         out = run_tool(
@@ -152,22 +167,29 @@ class DesktopApp:
         return int(out) if out.isdigit() else 0
 
     def screenshot(self, wid: str, path: Path) -> int:
-        time.sleep(0.5)  # let the last frame settle
-        run_tool("import", "-window", wid, str(path), display=self.display)
+        """Save the window's frame once it has stopped changing (two captures alike)."""
+        signatures: list[str] = []
+
+        def settled() -> bool:
+            run_tool("import", "-window", wid, str(path), display=self.display)
+            signatures.append(run_tool("identify", "-format", "%#", str(path), display=""))
+            return len(signatures) > 1 and signatures[-1] == signatures[-2]
+
+        wait_until(settled, 10, what=f"window {wid}'s frame to settle")
         return self.colours(wid)
 
     def focus(self, wid: str) -> None:
         run_tool("xdotool", "mousemove", "--window", wid, "5", "5", display=self.display)
         run_tool("xdotool", "windowfocus", "--sync", wid, display=self.display)
 
+    # No pause after typing or a key: X delivers the events in order, the client handles
+    # them in order, and what a test needs next is a window it waits for.
     def type(self, text: str) -> None:
         run_tool("xdotool", "type", "--delay", "40", text, display=self.display)
-        time.sleep(0.3)
 
     def key(self, *keys: str) -> None:
         for key in keys:
             run_tool("xdotool", "key", key, display=self.display)
-            time.sleep(0.2)
 
     def click(self, wid: str, x: int, y: int) -> None:
         run_tool(
@@ -198,10 +220,7 @@ class DesktopApp:
             raise AssertionError(f"the app did not exit {timeout} s after {sig.name}") from None
 
     def leftovers(self) -> list[int]:
-        deadline = time.monotonic() + 3
-        while any(alive(p) for p in self.seen_pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return sorted(p for p in self.seen_pids if alive(p))
+        return sorted(wait_gone(self.seen_pids, 3))
 
     def tail(self, lines: int = 40) -> str:
         text = self.output.read_text(errors="replace") if self.output.exists() else ""

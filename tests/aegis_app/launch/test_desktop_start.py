@@ -87,6 +87,7 @@ def test_the_start_clock_counts_from_the_process_start_not_from_its_first_line()
     """psutil's create_time() was off by up to a second (a boot time in whole seconds)."""
     spawned = time.monotonic()
     figures = fresh_python(
+        # The sleep is what is measured: time spent before the start clock's first line.
         "import time; time.sleep(0.3)\n"
         "import json\nfrom aegis_app.launch import start_clock\n"
         "print(json.dumps([start_clock.BEFORE_FIRST_LINE,"

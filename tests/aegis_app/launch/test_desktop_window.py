@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from aegis_app.launch.keyring_store import ENTRY, SERVICE
 from tests.aegis_app.launch.desktop_harness import NO_KEYRING_ENV, SecretService
+from tests.waiting import wait_until
 
 NAME, EMAIL, PASSWORD = "Ada Lovelace", "ada@example.com", "correct horse battery"
 SIGN_IN, REGISTER, DASHBOARD = "Sign in · Aegis", "Create account · Aegis", "Dashboard · Aegis"
@@ -30,15 +30,6 @@ def create_first_account(app: Any, wid: str) -> None:
     app.key("Tab")
     app.type(PASSWORD)
     app.key("Return")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def assert_clean_exit(app: Any) -> None:
@@ -71,8 +62,9 @@ def test_session_survives_relaunch_in_the_os_keyring(
     app.screenshot(wid, artifacts_dir / "desktop-restored-session.png")
     app.click(wid, app.width(wid) - SIGN_OUT_FROM_RIGHT, SIGN_OUT_Y)
     app.window(SIGN_IN, timeout=10)
-    assert wait_for(lambda: fresh_keyring.get_password(SERVICE, ENTRY) is None), (
-        "sign-out left the session in the keyring"
+    wait_until(
+        lambda: fresh_keyring.get_password(SERVICE, ENTRY) is None,
+        what="sign-out to remove the session from the keyring",
     )
     assert_clean_exit(app)
 
@@ -101,11 +93,9 @@ def test_without_a_keyring_the_app_works_and_says_so(desktop_app: Any, artifacts
 
 @pytest.mark.desktop
 def test_sigint_while_the_window_starts_leaves_nothing_behind(desktop_app: Any) -> None:
-    import signal
-
     app = desktop_app(NO_KEYRING_ENV)
     app.launch()
-    assert wait_for(lambda: "backend ready" in app.log_text(), timeout=30)
+    wait_until(lambda: "backend ready" in app.log_text(), 30, what="the backend to be ready")
     assert app.terminate(signal.SIGINT) == 0, app.tail()
     assert not app.leftovers()
 
