@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import keyring.backend
 import pytest
@@ -32,11 +32,26 @@ from aegis_app.launch.keyring_store import (
     unavailable_reason,
 )
 from aegis_app.state import SessionState
-from backend.core.config import SESSION_COOKIE, Settings
+from backend.core.config import SESSION_COOKIE
 from tests.aegis_app.keyring_stand_ins import PlaintextKeyring
 from tests.aegis_app.launch.desktop_harness import SecretService
+from tests.conftest import make_test_settings
 
 TOKEN = "A" * 43
+
+
+# keyring's backend classes have untyped constructors: the one place each is called.
+def no_os_keyring() -> KeyringBackend:
+    """keyring's own "no keyring found" backend."""
+    return fail.Keyring()  # type: ignore[no-untyped-call]
+
+
+def secret_service_backend() -> KeyringBackend:
+    return SecretServiceKeyring()  # type: ignore[no-untyped-call]
+
+
+def chainer() -> ChainerBackend:
+    return ChainerBackend()  # type: ignore[no-untyped-call]
 
 
 class InMemoryKeyringDouble(KeyringBackend):
@@ -47,7 +62,7 @@ class InMemoryKeyringDouble(KeyringBackend):
         raise RuntimeError("a test double is never chosen by keyring's discovery")
 
     def __init__(self, fail_with: BaseException | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring's, untyped
         self.values: dict[tuple[str, str], str] = {}
         self.fail_with = fail_with
 
@@ -155,7 +170,7 @@ async def test_a_failing_write_is_reported_not_raised() -> None:
 
 
 async def test_no_keyring_at_all_keeps_nothing_and_says_why() -> None:
-    store = KeyringCookieStore(fail.Keyring())
+    store = KeyringCookieStore(no_os_keyring())
     assert store.load() is None
     await store.save(TOKEN)  # no error, and nowhere else to put it
     assert store.description.startswith("Not kept: no OS keyring was found")
@@ -169,7 +184,7 @@ class _NoHTTP:
 
 
 async def test_the_sign_in_view_gets_the_notice() -> None:
-    state = SessionState(_NoHTTP(), KeyringCookieStore(fail.Keyring()))  # type: ignore[arg-type]
+    state = SessionState(cast(APIClient, _NoHTTP()), KeyringCookieStore(no_os_keyring()))
     assert await state.restore() is False
     assert state.notice is not None and "will not remember your sign-in" in state.notice
 
@@ -180,7 +195,7 @@ def _api(backend: EmbeddedBackend) -> APIClient:
 
 
 async def test_the_session_survives_a_new_port(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    settings = make_test_settings(tmp_path / "data")
     keyring = InMemoryKeyringDouble()
 
     with EmbeddedBackend(settings) as first:
@@ -214,7 +229,7 @@ def test_the_allowlisted_modules_are_keyrings_own_os_backends() -> None:
     """If keyring renames one, the allowlist must follow (or that OS is refused)."""
     for module in OS_KEYRING_MODULES:
         assert importlib.util.find_spec(module) is not None, module
-    assert unavailable_reason(SecretServiceKeyring()) is None
+    assert unavailable_reason(secret_service_backend()) is None
 
 
 async def test_a_plaintext_keyring_is_refused_and_never_written(
@@ -244,13 +259,13 @@ async def test_behind_keyrings_chainer_only_the_os_store_is_used(
     the highest priority: a plugin can claim more than the Secret Service does."""
     plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
     monkeypatch.setattr(PlaintextKeyring, "claimed_priority", 10.0)
-    secret_service_keyring = SecretServiceKeyring()
+    secret_service_keyring = secret_service_backend()
     monkeypatch.setattr(
         keyring.backend, "get_all_keyring", lambda: [plaintext, secret_service_keyring]
     )
-    chainer = ChainerBackend()
-    assert [type(b) for b in chainer.backends] == [PlaintextKeyring, SecretServiceKeyring]
-    fresh_keyring.set_keyring(chainer)
+    chained = chainer()
+    assert [type(b) for b in chained.backends] == [PlaintextKeyring, SecretServiceKeyring]
+    fresh_keyring.set_keyring(chained)
 
     store = KeyringCookieStore()
     await store.save(TOKEN)
@@ -269,6 +284,6 @@ def test_a_chainer_of_nothing_but_plaintext_is_refused(
     plaintext = PlaintextKeyring(tmp_path / "keyring_pass.cfg")
     monkeypatch.setattr(PlaintextKeyring, "claimed_priority", 10.0)
     monkeypatch.setattr(keyring.backend, "get_all_keyring", lambda: [plaintext])
-    store = KeyringCookieStore(ChainerBackend())
+    store = KeyringCookieStore(chainer())
     assert store.backend is plaintext
     assert store.problem is not None and "keyrings.alt.file" in store.problem
