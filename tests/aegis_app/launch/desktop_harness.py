@@ -206,7 +206,9 @@ class DesktopApp:
 
     def width(self, wid: str) -> int:
         info = run_tool("xwininfo", "-id", wid, display=self.display)
-        return int(re.search(r"Width: (\d+)", info).group(1))  # type: ignore[union-attr]
+        width = re.search(r"Width: (\d+)", info)
+        assert width is not None, info
+        return int(width.group(1))
 
     def terminate(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Signal the app and wait; returns its exit code."""
