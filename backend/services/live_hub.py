@@ -107,6 +107,8 @@ class LiveHub:
         self._latest: dict[Choice, tuple[float, bytes]] = {}
         self._wake = asyncio.Event()
         self._closed = False
+        self.idle = False
+        """The loop waits for a subscriber: nobody listens, and no period runs."""
 
     @property
     def subscriber_count(self) -> int:
@@ -120,8 +122,11 @@ class LiveHub:
             subscription.end()
             return subscription
         self._subscriptions.add(subscription)
-        if not self._serve(subscription):
-            self._wake.set()
+        self._serve(subscription)
+        # Wake the loop even when the cache served it: an idle hub (nobody was
+        # listening) runs no period until woken, and the subscriber would get nothing
+        # after this reading. A busy loop just serves newcomers and waits on.
+        self._wake.set()
         return subscription
 
     def _serve(self, subscription: Subscription) -> bool:
@@ -164,7 +169,9 @@ class LiveHub:
             # Cleared before the work, so a subscriber arriving during it is not missed.
             self._wake.clear()
             if not self._subscriptions:
+                self.idle = True
                 await self._wake.wait()
+                self.idle = False
                 continue
             if time.monotonic() >= next_period:
                 next_period = time.monotonic() + self.period

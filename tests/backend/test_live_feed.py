@@ -11,7 +11,7 @@ import asyncio
 import gc
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -25,6 +25,7 @@ from backend.core.config import API_PREFIX, SESSION_COOKIE
 from backend.services.live_hub import Batch, Choice, LiveHub, Subscription
 from tests.backend.api_helpers import Api, cookie_token
 from tests.backend.live_server import LiveServer, in_parallel, live_server
+from tests.waiting import wait_for, wait_until
 
 PERIOD = 0.3
 VIEWERS = 8
@@ -103,6 +104,34 @@ async def test_a_revoked_session_is_ended_before_anything_more_is_delivered() ->
         assert await revoked.next() is None, "ended, with no reading after the revocation"
         assert revoked.ended and hub.subscriber_count == 1
         assert await kept.next() is not None
+    finally:
+        hub.close()
+        task.cancel()
+
+
+async def test_a_viewer_back_within_the_period_of_an_idle_hub_keeps_receiving() -> None:
+    """A reading that took long to compute is still fresh when the hub, its last viewer
+    gone, goes idle. A viewer coming back then (a reload) is served it from the cache,
+    and must still get the periods after it: it once waited for ever, as nothing woke
+    the idle hub (seen as a 60 s read timeout in the parallel viewers test)."""
+    period = 1.0
+    computation, computing = CountingComputation(), threading.Event()
+
+    def outlasting(choices: Collection[Choice], session_ids: Collection[str]) -> Batch:
+        computing.set()
+        time.sleep(period)  # a computation that takes its whole period: the case under test
+        return computation(choices, session_ids)
+
+    hub = LiveHub(outlasting, period, problem=lambda error: b"problem")
+    task = asyncio.create_task(hub.run())
+    try:
+        left = hub.subscribe("left", None)
+        await wait_for(computing.is_set, what="the computation started")
+        hub.unsubscribe(left)  # gone while its reading is computed
+        await wait_for(lambda: hub.computations == 1 and hub.idle, what="the hub idle")
+        back = hub.subscribe("back", None)
+        assert await back.next() == b"reading 1 for None", "served from the cache"
+        assert await asyncio.wait_for(back.next(), 10 * period) == b"reading 2 for None"
     finally:
         hub.close()
         task.cancel()
@@ -195,7 +224,7 @@ def test_parallel_viewers_share_one_reading_per_period(tmp_path: Path, database_
             assert computations <= elapsed / PERIOD + 2, f"{where}: {computations}, {elapsed}s"
             readings = [{data for _, data, _ in events} for events in results]
             assert set.intersection(*readings), f"{where}: no reading reached every viewer"
-            wait_until(lambda: hub.subscriber_count == 0)
+            wait_until(lambda: hub.subscriber_count == 0, what="every stream unsubscribed")
 
 
 def test_a_revoked_session_stops_receiving_within_one_period(
@@ -211,7 +240,7 @@ def test_a_revoked_session_stops_receiving_within_one_period(
             with ThreadPoolExecutor(2) as pool:
                 revoked_viewer = pool.submit(read_events, server, revoked, 1000, stop)
                 kept_viewer = pool.submit(read_events, server, kept, 1000, stop)
-                wait_until(lambda: hub.subscriber_count == 2)
+                wait_until(lambda: hub.subscriber_count == 2, what="both viewers subscribed")
                 with server.client() as http:
                     http.cookies.set(SESSION_COOKIE, revoked)
                     assert http.post("/auth/logout").status_code == 200, where
@@ -256,7 +285,7 @@ def test_a_reader_that_goes_away_is_unsubscribed_at_once(tmp_path: Path) -> None
         for _ in range(ROUNDS):
             events = read_events(server, token, 1, threading.Event())
             assert [name for name, _, _ in events] == ["reading"]
-            wait_until(lambda: hub.subscriber_count == 0, timeout=5)
+            wait_until(lambda: hub.subscriber_count == 0, timeout=5, what="the reader unsubscribed")
 
 
 @pytest.mark.engines("sqlite")
@@ -277,23 +306,12 @@ async def test_a_thousand_streams_opened_and_closed_leave_nothing_behind(api: Ap
             async for event in client.events("/system/live"):
                 assert event.name == "reading"
                 break
-        await wait_for_async(lambda: hub.subscriber_count == 0)
-        await wait_for_async(lambda: transport.requests_in_flight == 0)
-        await wait_for_async(lambda: len(asyncio.all_tasks()) <= tasks_before)
+        await wait_for(lambda: hub.subscriber_count == 0, what="every stream unsubscribed")
+        await wait_for(lambda: transport.requests_in_flight == 0, what="no request in flight")
+        await wait_for(
+            lambda: len(asyncio.all_tasks()) <= tasks_before, what="the streams' tasks ended"
+        )
         gc.collect()
         assert not [o for o in gc.get_objects() if isinstance(o, Subscription)]
     finally:
         await client.aclose()
-
-
-async def wait_for_async(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
