@@ -81,7 +81,7 @@ def pyz_modules(executable: Path) -> dict[str, int]:
     """Every module in the executable's PYZ with its compressed size (bytes); empty when
     PyInstaller, whose reader this uses, is not installed."""
     try:
-        from PyInstaller.archive.readers import CArchiveReader  # type: ignore[import-untyped]
+        from PyInstaller.archive.readers import CArchiveReader
     except ImportError:
         return {}
     pyz = CArchiveReader(str(executable)).open_embedded_archive("PYZ.pyz")

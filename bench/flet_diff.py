@@ -53,8 +53,9 @@ class EncodingConnection(Connection):
     """The client's end of a session: keeps each frame encoded as FletApp sends it."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._encode = configure_encode_object_for_msgpack(BaseControl)
+        # Flet's Connection and its encoder factory are untyped.
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._encode = configure_encode_object_for_msgpack(BaseControl)  # type: ignore[no-untyped-call]
         self.frames: list[bytes] = []
         self.pubsubhub = PubSubHub()  # a Session needs one; nothing here publishes
 
@@ -80,7 +81,7 @@ class Dashboard:
             for k in range(4)
         ]
         self.latest = [ft.Text("-", size=20, weight=ft.FontWeight.W_600) for _ in range(4)]
-        cards = [
+        cards: list[ft.Control] = [
             ft.Card(
                 ft.Container(
                     padding=16,
@@ -91,7 +92,7 @@ class Dashboard:
             )
             for k, (value, detail) in enumerate(zip(self.values, self.details, strict=True))
         ]
-        charts = [
+        charts: list[ft.Control] = [
             ft.Card(
                 ft.Container(
                     padding=16,
@@ -187,7 +188,7 @@ def open_dashboard() -> tuple[Session, EncodingConnection, Dashboard]:
     connection = EncodingConnection()
     session = Session(connection)
     session.apply_page_patch({"route": "/", "width": 1280.0, "height": 800.0})
-    page_patch = session.get_page_patch()
+    page_patch = session.get_page_patch()  # type: ignore[no-untyped-call]  # Flet's, untyped
     body = RegisterClientResponseBody(session.id, page_patch, "")
     connection.send_message(ClientMessage(ClientAction.REGISTER_CLIENT, body))
     dashboard = Dashboard()

@@ -33,8 +33,9 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
-import socketio
+# Installed in the peers' own venv (bench/.work), not in the project's.
+import aiohttp  # type: ignore[import-not-found]
+import socketio  # type: ignore[import-not-found]
 
 ACK_SECONDS = 3.0
 QUERY = re.compile(r"'client_id': '([^']+)', 'next_message_id': (\d+)")

@@ -61,7 +61,7 @@ def chart_options(k: int) -> dict[str, Any]:
     }
 
 
-@ui.page("/")
+@ui.page("/")  # type: ignore[untyped-decorator]  # NiceGUI: only in the peers' venv
 def dashboard() -> None:
     updated = ui.label(reading.updated)
     values: list[ui.label] = []
