@@ -148,10 +148,10 @@ async def measure(source: Path | None) -> dict[str, Any]:
         warm = await tabs.open(1)
         if not warm["opened"]:
             raise RuntimeError(f"census: the first dashboard did not open: {warm['error']}")
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # a quiet second: the first tab's lazy work is not traced
         assert server.proc is not None
         os.kill(server.proc.pid, signal.SIGUSR1)
-        await asyncio.sleep(0.5)  # the handler runs at the server's next bytecode
+        await wait_for_file(out / "tracing", server)  # the hook says tracing has started
         before = await snapshot(server, out, 0)
         rss = server.rss_kib()
         say(f"census: tracing; opening {CENSUS_SESSIONS} dashboards")
@@ -159,7 +159,7 @@ async def measure(source: Path | None) -> dict[str, Any]:
         n = opened["opened"]
         if not n:
             raise RuntimeError(f"census: no dashboard opened: {opened['error']}")
-        await asyncio.sleep(6)  # at least one refresh of each
+        await asyncio.sleep(6)  # the measured period: at least one refresh of each
         rss = server.rss_kib() - rss
         say(f"census: {n} open in {opened['elapsed']:.0f} s; taking the snapshot")
         after = await snapshot(server, out, 1)

@@ -3,9 +3,10 @@ directory on ``PYTHONPATH``, and it does nothing unless ``AEGIS_BENCH_TRACEMALLO
 is set. Product code knows nothing of it.
 
 SIGUSR1 starts tracemalloc (so start-up and imports are not traced, and tracing costs
-nothing until then); each SIGUSR2 writes ``snapshot-<n>.pickle`` (a tracemalloc
-snapshot) and ``objects-<n>.json`` (live objects counted by type, for Flet's and the
-app's own types) into that directory, each renamed into place once complete.
+nothing until then) and then writes ``tracing`` into that directory; each SIGUSR2
+writes ``snapshot-<n>.pickle`` (a tracemalloc snapshot) and ``objects-<n>.json`` (live
+objects counted by type, for Flet's and the app's own types) there, each renamed into
+place once complete.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if _OUT:
 
     def _start(_signal: int, _frame: FrameType | None) -> None:
         tracemalloc.start(_FRAMES)
+        (Path(str(_OUT)) / "tracing").touch()  # the census waits for this, not a pause
 
     def _snapshot(_signal: int, _frame: FrameType | None) -> None:
         out, n = Path(str(_OUT)), _taken[0]
