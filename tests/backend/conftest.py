@@ -6,7 +6,7 @@ the same way under ``pytest`` and ``python -m pytest``).
 
 Every test that takes ``api``, ``make_api``, ``new_database`` or ``database_url`` runs
 once per engine: ``[sqlite]`` on a SQLite file in tmp_path (the default database in the
-data directory), ``[postgresql]`` on a fresh database in the session's throwaway
+data directory), ``[postgresql]`` on a fresh database in the test run's throwaway
 PostgreSQL cluster (``postgres``). All of them, not a subset: measured on a shared,
 busy 2-core machine, the SQLite runs (with the tests that run once) took 195 s for 346
 tests and the PostgreSQL runs 220 s for 247, where the folder took 205 s before it ran
@@ -87,7 +87,7 @@ def new_database(
     engine_name: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Callable[[], str]:
     """Makes fresh, empty databases on this run's engine: a new SQLite file, or a new
-    database in the session's throwaway PostgreSQL cluster."""
+    database in the test run's throwaway PostgreSQL cluster."""
     count = 0
 
     def make() -> str:
@@ -140,7 +140,7 @@ async def make_api(
                 url = migrated_database()
                 if url is not None:
                     overrides["database_url"] = url
-            settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+            settings = Settings(_env_file=None, **overrides)
             app = create_api(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
             return Api(app=app, settings=settings, stack=stack)

@@ -2,7 +2,7 @@
 
 - PostgreSQL stopped (``pg_ctl stop -m fast``), then started again on the same port and
   data directory; PostgreSQL frozen (SIGSTOP on the postmaster and every backend), then
-  resumed. Each on a private cluster: the session's shared one is never touched.
+  resumed. Each on a private cluster: the test run's shared one is never touched.
 - SQLite: another process holds the write lock (``BEGIN EXCLUSIVE``); the file made
   unreadable, then put back.
 
@@ -31,6 +31,7 @@ from tests.backend.live_server import LiveServer, in_parallel, live_server
 from tests.backend.postgres_faults import frozen, stop_fast
 from tests.conftest import require_postgres
 from tests.postgres_cluster import PostgresCluster, postgres_cluster
+from tests.waiting import ConditionTimeout, wait_until
 
 PASSWORD = "correct horse battery"
 ADMIN = "ada@example.com"
@@ -67,16 +68,21 @@ def timed(call: Callable[[], httpx.Response]) -> tuple[float, httpx.Response]:
 
 
 def until(call: Callable[[], httpx.Response], status: int, timeout: float) -> float:
-    """Seconds until ``call`` answers ``status``; fails with the last answer after ``timeout``."""
+    """Seconds until ``call`` answers ``status`` (a measured figure); fails with the last
+    answer after ``timeout``."""
     started = time.monotonic()
-    while True:
-        response = call()
-        if response.status_code == status:
-            return time.monotonic() - started
-        assert time.monotonic() - started < timeout, (
-            f"no {status} within {timeout} s: {response.status_code} {response.text}"
-        )
-        time.sleep(0.1)  # polling interval, not a synchronisation
+    last: list[httpx.Response] = []
+
+    def answered() -> bool:
+        last[:] = [call()]
+        return last[0].status_code == status
+
+    try:
+        wait_until(answered, timeout, what=f"a {status}")
+    except ConditionTimeout as late:
+        answer = f"{last[0].status_code} {last[0].text}"
+        raise ConditionTimeout(f"{late}; the last answer: {answer}") from None
+    return time.monotonic() - started
 
 
 def assert_unavailable(response: httpx.Response, starts: str = "The database") -> None:
@@ -97,10 +103,11 @@ def scheduler_records(caplog: pytest.LogCaptureFixture, words: str) -> list[logg
 
 
 def wait_for_log(caplog: pytest.LogCaptureFixture, words: str, timeout: float) -> float:
+    """Seconds until the scheduler logs ``words`` (a measured figure)."""
     started = time.monotonic()
-    while not scheduler_records(caplog, words):
-        assert time.monotonic() - started < timeout, f"the scheduler never logged {words!r}"
-        time.sleep(0.05)
+    wait_until(
+        lambda: scheduler_records(caplog, words), timeout, what=f"the scheduler to log {words!r}"
+    )
     return time.monotonic() - started
 
 
@@ -132,10 +139,11 @@ def test_postgresql_stopped_then_started_again(
         back_health = until(lambda: anonymous.get("/health"), 200, RECOVERY_SECONDS)
         back_api = until(lambda: admin.get("/users"), 200, RECOVERY_SECONDS)
         back_scheduler = wait_for_log(caplog, "the database answers again", RECOVERY_SECONDS)
-        started = time.monotonic()
-        while int(server.scalar("SELECT count(*) FROM metric_samples")) <= samples:
-            assert time.monotonic() - started < RECOVERY_SECONDS, "no metric sample since"
-            time.sleep(0.1)
+        wait_until(
+            lambda: int(server.scalar("SELECT count(*) FROM metric_samples")) > samples,
+            RECOVERY_SECONDS,
+            what="a metric sample after the recovery",
+        )
         report(
             "PostgreSQL stopped",
             health_503=to_health,
@@ -301,8 +309,5 @@ def _metric_tries_during_outage(
             and "unavailable" in r.getMessage()
         ]
 
-    started = time.monotonic()
-    while len(tries()) < count:
-        assert time.monotonic() - started < timeout, f"only {len(tries())} tries: {tries()}"
-        time.sleep(0.1)
+    wait_until(lambda: len(tries()) >= count, timeout, what=f"{count} tries of metric sampling")
     return tries()[:count]

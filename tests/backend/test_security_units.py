@@ -6,13 +6,15 @@ tests/backend/test_throttle.py and tests/backend/test_handoff_store.py.)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.guards import (
     LAUNCH_SECRET_HEADER,
@@ -132,7 +134,10 @@ async def run_websocket(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> lis
         "asgi": {"version": "3.0"},
     }
     sent: list[Message] = []
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    incoming: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
 
     async def receive() -> Message:
         return incoming.pop(0)
@@ -144,7 +149,7 @@ async def run_websocket(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> lis
     return sent
 
 
-async def accepting_ws_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def accepting_ws_app(scope: Scope, receive: Receive, send: Send) -> None:
     await receive()
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": 1000})
@@ -198,21 +203,21 @@ async def echo_length(request: Request) -> Response:
 async def test_body_size_limit_on_a_plain_app(streamed: bool) -> None:
     app = BodySizeLimit(Starlette(routes=[Route("/", echo_length, methods=["POST"])]), 1024)
 
-    def body(size: int) -> bytes | object:
+    def body(size: int) -> bytes | AsyncIterator[bytes]:
         if not streamed:
             return b"x" * size
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, size, 300):
                 yield b"x" * min(300, size - start)
 
         return chunks()
 
     async with client_for(app, "http://testserver") as client:
-        ok = await client.post("/", content=body(1024))  # type: ignore[arg-type]
+        ok = await client.post("/", content=body(1024))
         assert ok.status_code == 200
         assert ok.text == "1024"
-        big = await client.post("/", content=body(1025))  # type: ignore[arg-type]
+        big = await client.post("/", content=body(1025))
         assert big.status_code == 413
         # Announced: the middleware answers in JSON. Streamed: the app's own
         # HTTPException handler renders it (plain text in bare Starlette).

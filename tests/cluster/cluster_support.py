@@ -1,11 +1,10 @@
 """Helpers for the cluster tests: HTTP clients that pick their source address and
-instance, polling with deadlines, and a burst of admin writes counted by outcome."""
+instance, and a burst of admin writes counted by outcome."""
 
 from __future__ import annotations
 
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,12 +14,12 @@ import httpx
 import pytest
 
 from deploy.cluster import Cluster
+from tests.waiting import wait_until
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
 ADMIN_EMAIL = "admin@example.com"
 STICKY = "AEGIS_INSTANCE"
-POLL_SECONDS = 0.05
 # One TLS context for every client (they speak plain http): httpx builds one per client
 # otherwise, about 0.1 s each.
 TLS = ssl.create_default_context()
@@ -63,16 +62,6 @@ def client(
     )
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll ``condition`` until true; the seconds it took. Fails naming ``what``."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(POLL_SECONDS)
-    return time.monotonic() - started
-
-
 def sign_in(base_url: str, email: str, *, source: str | None = None) -> str:
     with client(base_url, source=source) as http:
         response = http.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD})
@@ -80,8 +69,8 @@ def sign_in(base_url: str, email: str, *, source: str | None = None) -> str:
     return response.cookies["aegis_session"]
 
 
-def create_user(base_url: str, admin_token: str, email: str, **http_kw: str) -> httpx.Response:
-    with client(base_url, token=admin_token, **http_kw) as http:
+def create_user(base_url: str, admin_token: str, email: str) -> httpx.Response:
+    with client(base_url, token=admin_token) as http:
         return http.post(
             f"{API}/users",
             json={"email": email, "full_name": "Burst User", "password": PASSWORD},

@@ -34,8 +34,8 @@ from tests.cluster.cluster_support import (
     Figures,
     client,
     ensure_all_up,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 BURST = 200
 KILL_AFTER = 40  # acknowledged writes before the kill: mid-burst
@@ -147,6 +147,7 @@ class Load:
         pause = random.Random()
         with client(base, token=self.token, instance=instance) as http:
             n = pause.randrange(20)
+            # The pause paces the load (its behaviour), and it ends at once on stop.
             while not self.stopping.wait(pause.uniform(0, 0.3)):
                 n += 1
                 try:

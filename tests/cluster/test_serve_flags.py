@@ -5,6 +5,7 @@ These need no cluster; the real processes behind HAProxy are in the other module
 
 from __future__ import annotations
 
+import argparse
 import re
 import signal
 
@@ -18,7 +19,7 @@ from aegis_app.launch.serving import Drain, DrainGate, DrainingServer
 from deploy.balancer import PLACEHOLDER, TEMPLATE, Backend, render_config
 
 
-def serve_args(*argv: str) -> object:
+def serve_args(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(["serve", *argv])
 
 

@@ -25,9 +25,9 @@ from tests.cluster.cluster_support import (
     client,
     create_user,
     sign_in,
-    wait_until,
 )
 from tests.cluster.conftest import METRICS_INTERVAL_SECONDS
+from tests.waiting import wait_until
 
 # What Chromium sends when our own page navigates its tab to the hand-off.
 OWN_NAVIGATION = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate"}

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 HEALTH = "/api/v1/health"
@@ -104,14 +105,12 @@ def aegis_serve(tmp_path: Path, **environment: str) -> Iterator[ServedApp]:
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], served: ServedApp) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"aegis serve exited with {process.returncode}:\n{served.log()}")
         try:
-            if httpx.get(served.base_url + HEALTH, timeout=1).status_code == 200:
-                return
+            return httpx.get(served.base_url + HEALTH, timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # polling a condition, bounded by the deadline
-    raise AssertionError(f"aegis serve not healthy after {START_TIMEOUT_SECONDS} s")
+            return False
+
+    wait_until(healthy, START_TIMEOUT_SECONDS, what="aegis serve to answer its health check")
