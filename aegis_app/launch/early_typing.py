@@ -16,15 +16,20 @@ part: between the view's patch and the lost text it sent nothing and received no
 The script below, put into the dashboard's ``index.html``, notes what is typed into a
 semantics text field while the engine does not listen to it (the last value, and an
 Enter), and gives it to the engine once it does: it puts the value back after the
-engine's write and repeats the ``input`` event, then the Enter. A field the engine
-already listens to is left alone, so nothing is ever sent twice.
+engine's write and repeats the ``input`` event, then the Enter. What the user does next
+before that (a click on the button, the next field's focus, a key: a password manager
+fills the fields and submits at once) is held back and handed on after it, in order, so
+the server sees the text before the click. A field the engine already listens to is left
+alone, so nothing is ever sent twice; a field the engine never takes holds nothing back
+for more than 2 s.
 
 Flutter moves the focus on Tab itself, also one frame later: keys typed within that
 frame still land in the field being left. That is not covered here (a person sees the
 caret move first).
 
 Pinned by ``tests/browser/test_typing.py``, which types at 20 ms per key and fills and
-submits at once right after a view change.
+submits at once right after a view change; the browser tests fill forms and click at
+once throughout.
 """
 
 from __future__ import annotations
@@ -44,26 +49,37 @@ EARLY_TYPING_SCRIPT = """<script>
     (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) &&
     el.dataset.semanticsRole === "text-field";
   const listening = new WeakMap();
-  const unheard = new WeakMap();
+  const unheard = new Map(); /* field -> {value, enter}: typed while the engine was deaf */
+  const due = new Map(); /* the same, once the engine listens: given to it right after */
+  const held = []; /* later events, each kept back until the fields typed in before it
+                       were heard */
   const add = EventTarget.prototype.addEventListener;
   const remove = EventTarget.prototype.removeEventListener;
-  const due = new WeakMap();
-  window.aegisEarlyTyping = { replayed: 0 };
+  window.aegisEarlyTyping = { replayed: 0, held: 0 };
+  const pending = (field) => unheard.has(field) || due.has(field);
+  const release = () => {
+    while (held.length && ![...held[0].before].some(pending)) {
+      const { target, event } = held.shift();
+      target.dispatchEvent(event);
+    }
+  };
   const flush = (field) => {
     const typed = due.get(field);
     if (!typed) return;
     due.delete(field);
-    if (document.activeElement !== field) return;
-    window.aegisEarlyTyping.replayed += 1;
-    if (typed.value !== null) {
-      if (field.value !== typed.value) field.value = typed.value;
-      field.dispatchEvent(new Event("input", { bubbles: true }));
+    if (field.isConnected) {
+      window.aegisEarlyTyping.replayed += 1;
+      if (typed.value !== null) {
+        if (field.value !== typed.value) field.value = typed.value;
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      if (typed.enter) {
+        field.dispatchEvent(new KeyboardEvent("keydown", {
+          key: "Enter", code: "Enter", keyCode: 13, which: 13, bubbles: true, cancelable: true,
+        }));
+      }
     }
-    if (typed.enter) {
-      field.dispatchEvent(new KeyboardEvent("keydown", {
-        key: "Enter", code: "Enter", keyCode: 13, which: 13, bubbles: true, cancelable: true,
-      }));
-    }
+    release();
   };
   EventTarget.prototype.addEventListener = function (type, listener, options) {
     add.call(this, type, listener, options);
@@ -73,7 +89,7 @@ EARLY_TYPING_SCRIPT = """<script>
       if (typed) {
         unheard.delete(this);
         /* After the engine's write of the framework's text, in the same task, and
-           before the next key is handled (see flush). */
+           before anything else reaches the engine. */
         due.set(this, typed);
         queueMicrotask(() => flush(this));
       }
@@ -86,24 +102,44 @@ EARLY_TYPING_SCRIPT = """<script>
     }
   };
   const note = (field, change) => {
-    const typed = unheard.get(field) ?? { value: null, enter: false };
-    change(typed);
-    unheard.set(field, typed);
+    if (!unheard.has(field)) {
+      unheard.set(field, { value: null, enter: false });
+      /* A field the engine never takes (the framework did not focus it) holds
+         nothing back for long. */
+      setTimeout(() => { if (unheard.delete(field)) release(); }, 2000);
+    }
+    change(unheard.get(field));
   };
-  document.addEventListener("beforeinput", (event) => {
+  const hold = (event) => {
+    /* Something else happens while a field's text has not reached the engine (a click,
+       the next field, a key): it reaches the engine after that text, as it came. */
+    if (!event.isTrusted) return; /* one of ours, released */
+    const before = new Set([...unheard.keys(), ...due.keys()]);
+    before.delete(event.target);
+    if (!before.size && !held.length) return;
+    event.stopImmediatePropagation();
+    event.preventDefault();
+    held.push({ target: event.target, event: new event.constructor(event.type, event), before });
+    window.aegisEarlyTyping.held += 1;
+  };
+  for (const type of ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "focus"]) {
+    addEventListener(type, hold, true);
+  }
+  addEventListener("keydown", (event) => {
+    const field = event.target;
+    if (isField(field)) flush(field); /* what came first reaches the engine first */
+    if (isField(field) && !listening.get(field)) {
+      if (event.key === "Enter") note(field, (t) => { t.enter = true; });
+      return;
+    }
+    hold(event);
+  }, true);
+  addEventListener("beforeinput", (event) => {
     if (isField(event.target)) flush(event.target);
   }, true);
-  document.addEventListener("input", (event) => {
+  addEventListener("input", (event) => {
     const field = event.target;
     if (isField(field) && !listening.get(field)) note(field, (t) => { t.value = field.value; });
-  }, true);
-  document.addEventListener("keydown", (event) => {
-    const field = event.target;
-    if (!isField(field)) return;
-    flush(field); /* what came first reaches the engine first */
-    if (event.key === "Enter" && !listening.get(field)) {
-      note(field, (t) => { t.enter = true; });
-    }
   }, true);
 })();
 </script>
