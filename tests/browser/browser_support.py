@@ -10,7 +10,6 @@ import base64
 import re
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import (
     EMAIL,
@@ -94,25 +93,15 @@ def rail_titles(page: Page) -> list[str]:
     return [re.sub(r"\s+Tab \d+ of \d+$", "", label).strip() for label in labels]
 
 
-def go_via_rail(page: Page, title: str, path: str, attempts: int = 1) -> None:
-    """Click a rail destination and wait for the address bar to follow.
-
-    A click while the client is still reconnecting is lost, hence ``attempts``.
-    """
-    entry = rail_entry(page, title)
-    for attempt in range(1, attempts + 1):
-        entry.click()
-        try:
-            expect_location(page, rf"/dashboard{re.escape(path)}$", timeout=5_000)
-            return
-        except PlaywrightTimeoutError:
-            if attempt == attempts:
-                raise
+def go_via_rail(page: Page, title: str, path: str) -> None:
+    """Click a rail destination and wait for the address bar to follow."""
+    rail_entry(page, title).click()
+    expect_location(page, rf"/dashboard{re.escape(path)}$")
 
 
-def go_to_sessions(page: Page, attempts: int = 1) -> None:
+def go_to_sessions(page: Page) -> None:
     """Through the navigation rail, which needs a live, signed-in Python session."""
-    go_via_rail(page, "Sessions", "/sessions", attempts)
+    go_via_rail(page, "Sessions", "/sessions")
     expect_shown(page, "This session")
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
-import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import require_executable
+from tests.waiting import ConditionTimeout, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 HEALTH = "/api/v1/health"
@@ -97,21 +99,23 @@ class AegisServer:
             raise
 
     def _wait_healthy(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+        assert process is not None
+
+        def healthy() -> bool:
+            if process.poll() is not None:
                 raise AssertionError(
-                    f"aegis serve exited with {self.process.returncode} while starting:\n"
-                    + self.log()
+                    f"aegis serve exited with {process.returncode} while starting:\n" + self.log()
                 )
             try:
-                if httpx.get(self.url(HEALTH), timeout=1).status_code == 200:
-                    return
+                return httpx.get(self.url(HEALTH), timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"aegis serve not healthy after {timeout} s:\n{self.log()}")
+                return False
+
+        try:
+            wait_until(healthy, timeout, what="aegis serve's health check")
+        except ConditionTimeout as error:
+            raise AssertionError(f"{error}:\n{self.log()}") from None
 
     def _abandon(self) -> None:
         process, self.process = self.process, None
@@ -272,16 +276,10 @@ def textbox(page: Page, label: str) -> Any:
     return page.get_by_role("textbox", name=label)
 
 
-def fill(page: Page, label: str, value: str, attempts: int = 5) -> None:
-    """``fill`` loses text now and then right after a view change; check and retry."""
-    box = textbox(page, label)
-    expect(box).to_be_visible()
-    for _ in range(attempts):
-        box.fill(value)
-        page.wait_for_timeout(250)
-        if box.input_value() == value:
-            return
-    raise AssertionError(f"could not fill {label!r}: it holds {box.input_value()!r}")
+def fill(page: Page, label: str, value: str) -> None:
+    """Fill a field at once, as a password manager or a paste does (no retry: text typed
+    before Flutter listens to a field is kept, see aegis_app/launch/early_typing.py)."""
+    textbox(page, label).fill(value)
 
 
 def shown(page: Page, text: str) -> Any:
@@ -299,11 +297,32 @@ def expect_not_shown(page: Page, text: str) -> None:
 
 
 def wait_for_form(page: Page, first_label: str) -> None:
+    """The form is on screen: nothing more to wait for before typing into it."""
     expect(textbox(page, first_label)).to_be_visible()
-    page.wait_for_timeout(500)  # let the view settle before typing (see fill)
 
 
 def screenshot(page: Page, path: Path) -> None:
+    """Save what the page shows once it is drawn and still: Flutter paints a frame after
+    the semantics tree that assertions read, and the last click's hover fades out."""
     page.mouse.move(0, VIEWPORT["height"] - 1)  # no hover highlight from the last click
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(path))
+    shots = [b""]
+
+    def drawn_and_still() -> bool:
+        shots.append(page.screenshot())
+        return shots[-1] == shots[-2] and not is_blank(shots[-1])
+
+    wait_until(drawn_and_still, UI_TIMEOUT_MS / 1000, what=f"a drawn, still page for {path.name}")
+    path.write_bytes(shots[-1])
+
+
+def is_blank(png: bytes) -> bool:
+    """One colour all over (nothing drawn yet). A PNG's filtered rows of a single colour
+    hold only a few distinct byte values; any text or edge brings hundreds."""
+    position, data = 8, b""
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        if kind == b"IDAT":
+            data += png[position + 8 : position + 8 + length]
+        position += 12 + length
+    return len(set(zlib.decompress(data))) <= 16

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -29,6 +30,7 @@ from tests.browser.browser_support import (
     wait_for_text,
 )
 from tests.browser.conftest import (
+    UI_TIMEOUT_MS,
     AegisServer,
     enable_semantics,
     expect_location,
@@ -40,6 +42,7 @@ from tests.browser.conftest import (
     screenshot,
     wait_for_form,
 )
+from tests.waiting import ConditionTimeout, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -54,10 +57,34 @@ APP_BAR = (640, 12)
 """A point of the top bar between the title and the user's name: its background."""
 
 
-def app_bar_brightness(page: Page) -> float:
+def wait_for_app_bar(page: Page, theme: str) -> None:
+    """The top bar is drawn in ``theme`` ("light" or "dark"): the theme animates."""
     page.mouse.move(0, TOUR_VIEWPORT["height"] - 1)
-    page.wait_for_timeout(400)  # the theme animates
-    return brightness(pixel(page, page.screenshot(), *APP_BAR))
+    seen: list[float] = []
+
+    def drawn() -> bool:
+        seen.append(brightness(pixel(page, page.screenshot(), *APP_BAR)))
+        return seen[-1] > 180 if theme == "light" else seen[-1] < 80
+
+    try:
+        wait_until(drawn, UI_TIMEOUT_MS / 1000, what=f"the {theme} theme's top bar")
+    except ConditionTimeout as error:
+        raise AssertionError(f"{error}; its brightness went {seen}") from None
+
+
+def wait_for_live_periods(server: AegisServer, readings: int = 2) -> None:
+    """Until the live feed has handed out ``readings`` readings to a new subscriber: a
+    dashboard still subscribed would have had a refresh in that time."""
+    cookies = {"aegis_session": server.login_token()}
+    seen = 0
+    with httpx.stream(
+        "GET", server.url("/api/v1/system/live"), cookies=cookies, timeout=30
+    ) as stream:
+        for line in stream.iter_lines():
+            seen += line == "event: reading"
+            if seen == readings:
+                return
+    raise AssertionError(f"the live feed ended after {seen} readings")
 
 
 def check_dashboard(page: Page, artifacts_dir: Path) -> None:
@@ -108,16 +135,14 @@ def check_theme(page: Page, artifacts_dir: Path) -> None:
     go_via_rail(page, "Settings", "/settings")
     expect_shown(page, "Remembered on this device.")
     screenshot(page, artifacts_dir / "web-tour-settings.png")
-    light = app_bar_brightness(page)
-    assert light > 180, f"the light theme's top bar has brightness {light}"
+    wait_for_app_bar(page, "light")
 
     page.get_by_role("button", name="Dark").click()
     page.wait_for_function(
         "() => Object.entries(localStorage).some(([k, v]) => k.includes('aegis.theme')"
         " && v.includes('dark'))"
     )
-    dark = app_bar_brightness(page)
-    assert dark < 80, f"the dark theme's top bar has brightness {dark}"
+    wait_for_app_bar(page, "dark")
     screenshot(page, artifacts_dir / "web-tour-settings-dark.png")
 
     go_via_rail(page, "Dashboard", "/")
@@ -131,7 +156,7 @@ def check_theme(page: Page, artifacts_dir: Path) -> None:
         "() => Object.entries(localStorage).some(([k, v]) => k.includes('aegis.theme')"
         " && v.includes('light'))"
     )
-    assert app_bar_brightness(page) > 180
+    wait_for_app_bar(page, "light")
 
 
 def check_viewer(browser: Browser, server: AegisServer, artifacts_dir: Path) -> None:
@@ -250,7 +275,7 @@ def test_a_device_ended_elsewhere_leaves_the_live_dashboard_for_sign_in(
             assert new_documents == [], new_documents
             screenshot(other, artifacts_dir / "web-tour-session-ended.png")
         # And it stays there: no later refresh or reconnect puts the dashboard back.
-        other.wait_for_timeout(1_500)
+        wait_for_live_periods(server)
         expect_sign_in_view(other)
         expect_not_shown(other, WELCOME)
     finally:

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import REPO, expect_location, free_port, open_page, screenshot, textbox
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -43,23 +43,21 @@ def flet_run_web(tmp_path: Path) -> Iterator[str]:
         start_new_session=True,  # flet run leaves its child behind on a plain SIGTERM
     )
     url = f"http://127.0.0.1:{port}/"
+
+    def answers() -> bool:
+        assert process.poll() is None, (tmp_path / "flet-run.txt").read_text()
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "flet-run.txt").read_text()
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"flet run --web did not answer within {START_TIMEOUT} s")
+        wait_until(answers, START_TIMEOUT, what="flet run --web to answer")
         yield url
     finally:
-        group = [process, *_children(process.pid)]
+        group = [psutil.Process(process.pid), *_children(process.pid)]
         os.killpg(process.pid, signal.SIGINT)
-        _, alive = psutil.wait_procs([psutil.Process(p.pid) for p in group], timeout=15)
+        _, alive = psutil.wait_procs(group, timeout=15)
         for proc in alive:
             proc.kill()
         process.wait(5)

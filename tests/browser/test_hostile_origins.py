@@ -21,7 +21,6 @@ import base64
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +43,7 @@ from tests.browser.conftest import (
     new_context,
 )
 from tests.conftest import require_executable
+from tests.waiting import wait_until
 
 HANDOFF = "/api/v1/auth/handoff/"
 ATTACKER_EMAIL = "mallory@example.com"
@@ -333,10 +333,7 @@ def test_another_origin_cannot_frame_the_dashboard(
     [frame] = [f for f in page.frames if f != page.main_frame]
     # Chromium swaps a refused frame's document for its error page; without the
     # headers the frame stays on the dashboard and loads it.
-    deadline = time.monotonic() + 15
-    while frame.url != "chrome-error://chromewebdata/":
-        assert time.monotonic() < deadline, f"the frame shows {frame.url}"
-        page.wait_for_timeout(50)
+    frame.wait_for_url("chrome-error://chromewebdata/", timeout=15_000)
 
 
 # --- DNS rebinding, over real sockets -----------------------------------------------------
@@ -444,9 +441,10 @@ def test_the_hand_off_code_never_reaches_the_log(server: AegisServer) -> None:
     assert response.status_code == 303 and "aegis_session" in response.cookies
     log_file = server.data_dir / "logs" / "aegis-serve.log"
     redacted = f'"GET {HANDOFF}<redacted> HTTP/1.1" 303'
-    deadline = time.monotonic() + 10
-    while redacted not in server.log() or redacted not in log_file.read_text():
-        assert time.monotonic() < deadline, f"no access-log line for the redeem:\n{server.log()}"
-        time.sleep(0.05)
+    wait_until(
+        lambda: redacted in server.log() and redacted in log_file.read_text(),
+        10,
+        what="the redeem's access-log line, redacted, in the console and the log file",
+    )
     assert code not in server.log()  # the console (stdout and stderr)
     assert code not in log_file.read_text()  # the rotating log file
