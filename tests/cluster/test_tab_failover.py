@@ -107,7 +107,7 @@ def test_a_tab_reconnects_to_the_other_instance_signed_in_on_the_same_route(
     screenshot(page, artifacts_dir / "cluster-tab-after-failover.png")
     assert seconds < FAILOVER_SECONDS
     # Live, not a picture: the rail still navigates, and a reload stays signed in.
-    go_via_rail(page, "Sessions", "/sessions", attempts=3)
+    go_via_rail(page, "Sessions", "/sessions")
     expect_shown(page, "This session")
     page.reload()
     enable_semantics(page)
