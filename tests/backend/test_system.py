@@ -342,16 +342,31 @@ async def test_shutdown_lets_a_running_job_finish() -> None:
 
 async def test_shutdown_cancels_a_job_that_overstays(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scheduler_module, "SHUTDOWN_GRACE_SECONDS", 0.05)
-    started = asyncio.Event()
+    started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def stuck() -> None:
         started.set()
-        await asyncio.sleep(3600)  # the job that never ends, under test
+        try:
+            await asyncio.sleep(3600)  # the job that never ends, under test
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
 
     scheduler = Scheduler(jobs=[Job("stuck", 60, stuck)])
-    async with scheduler.run():
-        await started.wait()
-    assert not scheduler.running
+
+    async def run_then_leave() -> None:
+        async with scheduler.run():
+            await started.wait()
+
+    # The block is left in a task of its own, so that nothing but the scheduler can cancel
+    # the job (`scheduler.running` is False after any exit: its task list is emptied).
+    leaving = asyncio.create_task(run_then_leave())
+    try:
+        # Not a timing assertion: without the cancel, the job would run for its hour.
+        await asyncio.wait_for(cancelled.wait(), 30)
+        await leaving
+    finally:
+        leaving.cancel()
 
 
 async def test_run_once_describes_an_error_without_a_message() -> None:
