@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 DEFAULT_TIMEOUT = 10.0
 _ASYNC_POLL = 0.005  # cheap on a loop: the condition is a Python expression
@@ -21,8 +21,13 @@ class ConditionTimeout(AssertionError):
     """The condition did not hold before the deadline."""
 
 
-def _timed_out(what: str, timeout: float) -> ConditionTimeout:
-    return ConditionTimeout(f"timed out after {timeout:g} s waiting for {what}")
+def _polls(condition: Callable[[], object], timeout: float, what: str) -> Iterator[None]:
+    """Yields once per failed check, until the condition holds; raises at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise ConditionTimeout(f"timed out after {timeout:g} s waiting for {what}")
+        yield
 
 
 async def wait_for(
@@ -31,10 +36,7 @@ async def wait_for(
     what: str = "the condition",
 ) -> None:
     """Yield to the loop until ``condition()`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise _timed_out(what, timeout)
+    for _ in _polls(condition, timeout, what):
         await asyncio.sleep(_ASYNC_POLL)
 
 
@@ -44,8 +46,5 @@ def wait_until(
     what: str = "the condition",
 ) -> None:
     """Block until ``condition()`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise _timed_out(what, timeout)
+    for _ in _polls(condition, timeout, what):
         time.sleep(_SYNC_POLL)

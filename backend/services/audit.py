@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Required, TypedDict, Unpack
 
 from sqlalchemy import Select, Table, delete, or_, select
 from sqlalchemy.orm import Session
@@ -60,20 +61,21 @@ def record(
     return event
 
 
-def record_and_commit(
-    db: Session,
-    kind: str,
-    *,
-    actor: User | None,
-    actor_email: str | None = None,
-    target: str = "",
-    ip: str = "",
-    detail: str = "",
-) -> None:
+class AuditFields(TypedDict, total=False):
+    """What :func:`record` takes besides the kind, for :func:`record_and_commit`."""
+
+    actor: Required[User | None]
+    actor_email: str | None
+    target: str
+    ip: str
+    detail: str
+
+
+def record_and_commit(db: Session, kind: str, **fields: Unpack[AuditFields]) -> None:
     """Record the row and commit ``db`` at once: the action's change, made in ``db``
     before this call, and its audit row are saved together or not at all. Also for a
     refusal, whose request fails afterwards, so nothing else would commit the row."""
-    record(db, kind, actor=actor, actor_email=actor_email, target=target, ip=ip, detail=detail)
+    record(db, kind, **fields)
     db.commit()
 
 
