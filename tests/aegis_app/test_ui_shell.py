@@ -161,6 +161,10 @@ async def test_a_viewer_is_told_admin_pages_are_not_allowed(viewer: Pilot, route
     assert pilot.state.signed_in
     await pilot.click("Go to the dashboard")
     assert isinstance(pilot.view, DashboardView)
+    # The recorder does see the app's requests: the "nothing requested" above is not empty
+    # for want of listening.
+    await pilot.visit("/sessions")
+    assert f"{API_PREFIX}/auth/sessions" in paths, paths
 
 
 async def test_a_viewer_opening_an_admin_page_directly(
