@@ -42,6 +42,9 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 UI_TIMEOUT_MS = 20_000
+# Assertions too: Playwright's own 5 s default is short for a loaded 2-core CI machine
+# (the context's timeout covers actions, not expect()).
+expect.set_options(timeout=UI_TIMEOUT_MS)
 FULL_NAME = "Ada Lovelace"
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery"
