@@ -221,6 +221,11 @@ def test_thin_keeps_the_ends_and_spreads_evenly() -> None:
 # --- the scheduler -------------------------------------------------------------------
 
 
+def job_tasks() -> list[asyncio.Task[object]]:
+    """The scheduler's job tasks still alive on this loop (named by ``Scheduler.run``)."""
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("aegis job: ")]
+
+
 async def test_the_scheduler_runs_in_the_lifespan_and_stops_at_shutdown(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", allowed_hosts="testserver")
     app = create_api(settings)
@@ -237,6 +242,7 @@ async def test_the_scheduler_runs_in_the_lifespan_and_stops_at_shutdown(tmp_path
         assert sample.api_latency_ms is not None and sample.api_latency_ms > 0
         assert sample.db_latency_ms is not None
     assert not scheduler.running
+    assert job_tasks() == [], "the jobs' tasks ended, not just left behind"
 
 
 async def test_metric_sampling_once_adds_a_row_and_drops_old_ones(make_api: MakeApi) -> None:
@@ -320,7 +326,9 @@ async def test_a_failing_job_is_recorded_and_the_scheduler_keeps_going() -> None
         assert scheduler.running
         await wait_for(lambda: bad_job.runs >= 4, what="the failing job's fourth run")
         assert good_job.last_outcome == "ok" and good_job.runs >= 2
-    assert not scheduler.running
+    # `running` is False after any exit (the task list is emptied): the tasks themselves
+    # must have ended.
+    assert job_tasks() == []
     assert bad_job.last_outcome == "ok" and bad_job.last_error is None
 
 
