@@ -252,8 +252,14 @@ class Scheduler:
                     log.warning("cancelling %s: still running at shutdown", task.get_name())
                     task.cancel()
                 for task in self._tasks:
-                    with suppress(asyncio.CancelledError):
+                    try:
                         await task
+                    except asyncio.CancelledError:
+                        # The job's own cancellation ends here; one aimed at the task
+                        # stopping the scheduler (a deadline around shutdown) goes on.
+                        current = asyncio.current_task()
+                        if current is not None and current.cancelling():
+                            raise
             self._tasks = []
 
 

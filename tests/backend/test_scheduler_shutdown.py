@@ -9,9 +9,11 @@ import threading
 from pathlib import Path
 
 import anyio.to_thread
+import pytest
 from sqlalchemy import text
 
 from backend.core.db import make_engine, migrate, session_factory
+from backend.services import scheduler as scheduler_module
 from backend.services.scheduler import Job, Scheduler
 
 
@@ -52,3 +54,27 @@ async def test_a_running_job_finishes_and_closes_its_session_at_shutdown(tmp_pat
     finally:
         release.set()
         engine.dispose()
+
+
+async def test_a_deadline_around_shutdown_still_fires_while_a_job_finishes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waiting for a cancelled job must not swallow a cancellation aimed at the task
+    that is stopping the scheduler: a deadline around the shutdown still fires."""
+    monkeypatch.setattr(scheduler_module, "SHUTDOWN_GRACE_SECONDS", 0.05)
+    started, cleaned_up = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)  # overstays the grace, so the scheduler cancels it
+        finally:
+            await cleaned_up.wait()  # a slow clean-up, still running at the deadline
+
+    scheduler = Scheduler(jobs=[Job("slow clean-up", 3600, job)])
+    running = scheduler.run()
+    await running.__aenter__()
+    await asyncio.wait_for(started.wait(), 30)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await running.__aexit__(None, None, None)
