@@ -111,7 +111,11 @@ class Shell:
             route="/",
             appbar=ft.AppBar(
                 title="Aegis",
-                title_text_style=ft.TextStyle(size=22, weight=ft.FontWeight.BOLD),
+                # The colour is explicit: without it the Linux desktop client drew the
+                # title in white on the light bar (the web client inherited a dark one).
+                title_text_style=ft.TextStyle(
+                    size=22, weight=ft.FontWeight.BOLD, color=ft.Colors.ON_SURFACE
+                ),
                 actions_padding=ft.Padding.only(right=12),
                 leading=ft.Row([self.brand, self.menu], alignment=ft.MainAxisAlignment.CENTER),
                 bgcolor=ft.Colors.SURFACE_CONTAINER,
