@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[3]
 # A cold first run unpacks the Flet client (64 MB) into ~/.flet; under make test's
 # coverage on a loaded machine one launch took over 40 s.
 WINDOW_TIMEOUT = 60.0
+FRAME_TIMEOUT = 20.0  # a frame to settle, on a loaded machine under coverage
 FRAME_COLOURS = 50  # a blank window has 1-2 colours; the sign-in card several hundred
 NO_KEYRING_ENV = {"DBUS_SESSION_BUS_ADDRESS": "disabled:"}
 
@@ -99,6 +100,7 @@ class DesktopApp:
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
+        self.focused: str | None = None
         self.seen_pids: set[int] = set()
         self.output = data_dir.parent / "desktop-output.txt"
 
@@ -168,30 +170,53 @@ class DesktopApp:
         )
         return int(out) if out.isdigit() else 0
 
-    def screenshot(self, wid: str, path: Path) -> int:
-        """Save the window's frame once it has stopped changing (two captures alike)."""
+    def _frame(self, wid: str, path: Path) -> str:
+        """Capture the window into ``path``; the pixels' signature."""
+        run_tool("import", "-window", wid, str(path), display=self.display)
+        return run_tool("identify", "-format", "%#", str(path), display="")
+
+    def _settle(self, wid: str, path: Path, changed_from: str | None = None) -> None:
+        """Until two captures in a row are alike (and differ from ``changed_from``)."""
         signatures: list[str] = []
 
         def settled() -> bool:
-            run_tool("import", "-window", wid, str(path), display=self.display)
-            signatures.append(run_tool("identify", "-format", "%#", str(path), display=""))
-            return len(signatures) > 1 and signatures[-1] == signatures[-2]
+            signatures.append(self._frame(wid, path))
+            return (
+                len(signatures) > 1
+                and signatures[-1] == signatures[-2]
+                and signatures[-1] != changed_from
+            )
 
-        wait_until(settled, 10, what=f"window {wid}'s frame to settle")
+        wait_until(settled, FRAME_TIMEOUT, what=f"window {wid}'s frame to settle")
+
+    def screenshot(self, wid: str, path: Path) -> int:
+        """Save the window's frame once it has stopped changing (two captures alike)."""
+        self._settle(wid, path)
         return self.colours(wid)
 
     def focus(self, wid: str) -> None:
         run_tool("xdotool", "mousemove", "--window", wid, "5", "5", display=self.display)
         run_tool("xdotool", "windowfocus", "--sync", wid, display=self.display)
+        self.focused = wid
 
-    # No pause after typing or a key: X delivers the events in order, the client handles
-    # them in order, and what a test needs next is a window it waits for.
+    # Typing and keys go to the focused window, and each waits until the client has drawn
+    # its effect (the frame changed, then held still), as a person watches the text appear
+    # before pressing Tab: Flutter's desktop client moves the focus on Tab before it has
+    # handled text typed just before it, so without the wait "Ada Lovelace" became
+    # "Ada Lovel".
     def type(self, text: str) -> None:
-        run_tool("xdotool", "type", "--delay", "40", text, display=self.display)
+        self._drawn_after("xdotool", "type", "--delay", "40", text)
 
     def key(self, *keys: str) -> None:
         for key in keys:
-            run_tool("xdotool", "key", key, display=self.display)
+            self._drawn_after("xdotool", "key", key)
+
+    def _drawn_after(self, *command: str) -> None:
+        assert self.focused is not None, "focus() a window first"
+        frame = self.data_dir.parent / "desktop-frame.png"
+        before = self._frame(self.focused, frame)
+        run_tool(*command, display=self.display)
+        self._settle(self.focused, frame, changed_from=before)
 
     def click(self, wid: str, x: int, y: int) -> None:
         run_tool(

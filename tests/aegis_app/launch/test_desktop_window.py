@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ def test_session_survives_relaunch_in_the_os_keyring(
     create_first_account(app, wid)
     wid = app.window(DASHBOARD, timeout=15)
     app.screenshot(wid, artifacts_dir / "desktop-dashboard.png")
+    with sqlite3.connect(app.data_dir / "aegis.db") as db:
+        typed = db.execute("SELECT full_name, email FROM users").fetchall()
+    assert typed == [(NAME, EMAIL)], "what was typed is not what the account holds"
 
     stored = fresh_keyring.get_password(SERVICE, ENTRY)
     assert stored is not None, "the session was not stored in the keyring"
