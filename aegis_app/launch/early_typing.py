@@ -20,8 +20,9 @@ engine's write and repeats the ``input`` event, then the Enter. What the user do
 before that (a click on the button, the next field's focus, a key: a password manager
 fills the fields and submits at once) is held back and handed on after it, in order, so
 the server sees the text before the click. A field the engine already listens to is left
-alone, so nothing is ever sent twice; a field the engine never takes holds nothing back
-for more than 2 s.
+alone, so nothing is ever sent twice. Holding back is limited to 5 s per field (a field
+the framework never focuses must not swallow the next click); the text itself is kept
+until the engine takes the field, however slow the machine, and an Enter for 10 s.
 
 Flutter moves the focus on Tab itself, also one frame later: keys typed within that
 frame still land in the field being left. That is not covered here (a person sees the
@@ -56,9 +57,13 @@ EARLY_TYPING_SCRIPT = """<script>
   const add = EventTarget.prototype.addEventListener;
   const remove = EventTarget.prototype.removeEventListener;
   window.aegisEarlyTyping = { replayed: 0, held: 0 };
-  const pending = (field) => unheard.has(field) || due.has(field);
+  const HOLD_MS = 5000; /* the longest a field's unheard text holds later events back */
+  const ENTER_MS = 10000; /* an Enter older than this is not replayed: no surprise submit */
+  const holding = (field) =>
+    (unheard.has(field) && performance.now() - unheard.get(field).since < HOLD_MS) ||
+    due.has(field);
   const release = () => {
-    while (held.length && ![...held[0].before].some(pending)) {
+    while (held.length && ![...held[0].before].some(holding)) {
       const { target, event } = held.shift();
       target.dispatchEvent(event);
     }
@@ -73,7 +78,7 @@ EARLY_TYPING_SCRIPT = """<script>
         if (field.value !== typed.value) field.value = typed.value;
         field.dispatchEvent(new Event("input", { bubbles: true }));
       }
-      if (typed.enter) {
+      if (typed.enter && performance.now() - typed.since < ENTER_MS) {
         field.dispatchEvent(new KeyboardEvent("keydown", {
           key: "Enter", code: "Enter", keyCode: 13, which: 13, bubbles: true, cancelable: true,
         }));
@@ -102,11 +107,12 @@ EARLY_TYPING_SCRIPT = """<script>
     }
   };
   const note = (field, change) => {
+    for (const gone of unheard.keys()) if (!gone.isConnected) unheard.delete(gone);
     if (!unheard.has(field)) {
-      unheard.set(field, { value: null, enter: false });
+      unheard.set(field, { value: null, enter: false, since: performance.now() });
       /* A field the engine never takes (the framework did not focus it) holds
-         nothing back for long. */
-      setTimeout(() => { if (unheard.delete(field)) release(); }, 2000);
+         nothing back for long; its text stays kept for when the engine takes it. */
+      setTimeout(release, HOLD_MS + 1);
     }
     change(unheard.get(field));
   };
@@ -114,7 +120,7 @@ EARLY_TYPING_SCRIPT = """<script>
     /* Something else happens while a field's text has not reached the engine (a click,
        the next field, a key): it reaches the engine after that text, as it came. */
     if (!event.isTrusted) return; /* one of ours, released */
-    const before = new Set([...unheard.keys(), ...due.keys()]);
+    const before = new Set([...unheard.keys(), ...due.keys()].filter(holding));
     before.delete(event.target);
     if (!before.size && !held.length) return;
     event.stopImmediatePropagation();

@@ -25,6 +25,7 @@ from typing import IO, Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import require_executable
 from tests.waiting import ConditionTimeout, wait_until
@@ -229,9 +230,19 @@ def page(
     yield tab
     call = getattr(request.node, "report_call", None)
     if call is not None and call.failed and not tab.is_closed():
-        # What the test saw: a screenshot, and the accessibility tree it searched.
-        tab.screenshot(path=str(artifacts_dir / f"failed-{request.node.name}.png"))
-        print(f"===== {tab.url}\n{tab.locator('body').aria_snapshot()}")
+        # What the test saw: a screenshot, the accessibility tree it searched, and what
+        # the early-typing script kept. A page that no longer draws must not turn the
+        # failure into a second error here.
+        shot = artifacts_dir / f"failed-{request.node.name}.png"
+        for what, look in (
+            ("screenshot", lambda: tab.screenshot(path=str(shot), timeout=10_000) and shot),
+            ("page", lambda: f"{tab.url}\n{tab.locator('body').aria_snapshot(timeout=10_000)}"),
+            ("early typing", lambda: tab.evaluate("JSON.stringify(window.aegisEarlyTyping)")),
+        ):
+            try:
+                print(f"===== {what}: {look()!s:.20000}")
+            except PlaywrightError as error:
+                print(f"===== {what}: unavailable ({error.message.splitlines()[0]})")
 
 
 # -- helpers for driving Flutter's semantics tree --

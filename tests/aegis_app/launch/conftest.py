@@ -38,8 +38,22 @@ from tests.waiting import ConditionTimeout, wait_until
 def xvfb() -> Iterator[str]:
     require_executable("Xvfb", "a display for the native window")
     read_fd, write_fd = os.pipe()
+    # -noreset: by default the X server resets whenever its last client leaves, and a
+    # client that connects during that reset is dropped. The tests' own xdotool and
+    # import calls come and go all the time, so now and then a window's client that was
+    # starting just then died with "cannot open display" (1 launch in 12 here).
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
