@@ -138,19 +138,24 @@ class Router:
         return None
 
     async def _mount(self, view_class: type[BaseView], route: str, params: dict[str, str]) -> None:
+        self.page.title = f"{view_class.title} · Aegis"
+        user = self.state.user
+        within_shell = self._shell_shown_to(user) and view_class.requires_auth
+        if within_shell:
+            # The window's title is the click's first answer, sent before the old view
+            # is left and the new one built (the rail marks the click on its own). The
+            # isolated shell is left out of this page update.
+            self.page.update()
         if self.current is not None:
             await self.current.on_leave()
         view = view_class(self.page, self.state, self)
         self.current = view
         self.current_route = route
         self._sign_in_pending = False
-        self.page.title = f"{view.title} · Aegis"
-        user = self.state.user
         if view.requires_auth and user is not None:
             shell = self._shell_for(user)
             shell.place(view)
-            if self.page.views[:] == [shell.view]:
-                self.page.update()  # the title; the isolated shell is left out
+            if within_shell:
                 shell.send_navigation()
             else:
                 self.page.views[:] = [shell.view]
@@ -163,6 +168,15 @@ class Router:
         view.refresh_ui()
         if self._after_navigation is not None:
             await self._after_navigation(route)
+
+    def _shell_shown_to(self, user: SignedInUser | None) -> bool:
+        shell = self.shell
+        return (
+            user is not None
+            and shell is not None
+            and shell.user_id == user.id
+            and self.page.views[:] == [shell.view]
+        )
 
     def _shell_for(self, user: SignedInUser) -> Shell:
         if self.shell is None or self.shell.user_id != user.id:

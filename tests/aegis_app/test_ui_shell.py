@@ -6,8 +6,10 @@ from typing import Any
 
 import flet as ft
 import httpx
+import msgpack
 import pytest
 from flet.controls.object_patch import DiffBuilder
+from flet.messaging.protocol import ClientAction, decode_ext_from_msgpack
 
 from aegis_app.views.audit import AuditView
 from aegis_app.views.dashboard import DashboardView
@@ -272,6 +274,40 @@ async def test_a_rail_click_diffs_the_new_content_and_the_rail_not_the_top_bar(
     assert any(isinstance(c, ft.OutlinedButton) for c in top_bar_controls)
     rediffed = [c for c in visited if any(c is t for t in top_bar_controls)]
     assert not rediffed, f"the top bar was re-diffed: {[type(c).__name__ for c in rediffed]}"
+
+
+async def test_a_rail_click_is_answered_with_the_title_before_any_view_work(
+    signed_in_pilot: Pilot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The click's first answer is the window's new title alone: sent before the view
+    being left is told to leave and before the new one is built (issue 10's quiet click;
+    the content follows in the next frames)."""
+    pilot = signed_in_pilot
+    navigation = rail(pilot)
+    assert navigation is not None and isinstance(pilot.view, DashboardView)
+    frames_when_left: list[int] = []
+    leave = DashboardView.on_leave
+
+    async def leaving(view: DashboardView) -> None:
+        frames_when_left.append(len(pilot.conn.frames))
+        await leave(view)
+
+    monkeypatch.setattr(DashboardView, "on_leave", leaving)
+    before = len(pilot.conn.frames)
+    pilot.conn.update_props(navigation._i, {"selected_index": 1})
+    pilot.conn.event(navigation._i, "change", 1)
+    await pilot.wait_idle()
+    assert isinstance(pilot.view, SessionsView)
+    assert frames_when_left == [before + 1], "one frame, the title, before the view left"
+    action, body = msgpack.unpackb(
+        pilot.conn.frames[before], ext_hook=decode_ext_from_msgpack, strict_map_key=False
+    )
+    assert ClientAction(action) == ClientAction.PATCH_CONTROL
+    assert body["id"] == pilot.page._i, "a patch of the page itself"
+    assert "Sessions · Aegis" in repr(body["patch"])
+    assert "Dashboard" not in repr(body["patch"]), "nothing of the view being left"
+    assert len(pilot.conn.frames[before]) < 200, "the title alone"
+    assert pilot.page.title == "Sessions · Aegis"
 
 
 def _subtree(control: ft.BaseControl) -> list[ft.BaseControl]:
