@@ -96,8 +96,10 @@ def display() -> Iterator[str]:
     # -noreset: a client connecting while the server resets (after its last client
     # left) is dropped with "cannot open display"; see tests/aegis_app/launch/conftest.py.
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]
-        + ["-noreset"],
+        [
+            *("Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24"),
+            *("-nolisten", "tcp", "-noreset"),
+        ],
         pass_fds=(write_fd,),
         stderr=subprocess.DEVNULL,
     )
