@@ -182,10 +182,16 @@ def start_error_main(message: str) -> SessionHandler:
 
 def load_window_modules() -> type[WindowLifecycle]:
     """Flet and what the window needs before its client starts; Flet's diff patched."""
-    from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting
+    from flet.messaging.flet_socket_server import FletSocketServer
+
+    from aegis_app.launch.flet_diff_patch import (
+        skip_eager_debug_formatting,
+        skip_eager_send_logging,
+    )
     from aegis_app.launch.window_lifecycle import WindowLifecycle
 
     skip_eager_debug_formatting()
+    skip_eager_send_logging(FletSocketServer)
     log.info("Flet imported (%s)", since_start())
     return WindowLifecycle
 

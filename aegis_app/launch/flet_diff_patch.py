@@ -1,4 +1,5 @@
-"""Flet 0.82.2's diff builds debug messages it throws away; both targets stop that here.
+"""Flet 0.82.2's diff and its connections' ``send_message`` build debug messages they
+throw away; both targets stop that here.
 
 ``flet.controls.object_patch.DiffBuilder`` logs with f-strings, e.g.
 ``logger.debug(f"\\n_compare_lists: {path} {src} {dst}")``. Python builds an f-string
@@ -62,8 +63,10 @@ class FletDiffChanged(RuntimeError):
     """Flet's diff is not the code this patch was written for; nothing was patched."""
 
 
-def eager_debug_statements(function: Callable[..., Any]) -> list[tuple[int, int]]:
-    """``(start, end)`` byte offsets of each ``logger.debug(f"...")`` statement.
+def eager_debug_statements(
+    function: Callable[..., Any], logger_name: str = LOGGER_NAME
+) -> list[tuple[int, int]]:
+    """``(start, end)`` byte offsets of each ``<logger_name>.debug(f"...")`` statement.
 
     ``end`` is the offset of the first instruction after the statement. A
     ``logger.debug`` call with ``%s`` arguments is not listed: it formats nothing
@@ -73,7 +76,7 @@ def eager_debug_statements(function: Callable[..., Any]) -> list[tuple[int, int]
     instructions = list(dis.get_instructions(code))
     found: list[tuple[int, int]] = []
     for index, first in enumerate(instructions):
-        if first.opname != "LOAD_GLOBAL" or first.argval != LOGGER_NAME:
+        if first.opname != "LOAD_GLOBAL" or first.argval != logger_name:
             continue
         if index and instructions[index - 1].opname == "EXTENDED_ARG":
             raise FletDiffChanged(f"{function.__qualname__}: an extended logger.debug")
@@ -103,13 +106,15 @@ def eager_debug_statements(function: Callable[..., Any]) -> list[tuple[int, int]
     return found
 
 
-def without_eager_debug(function: Callable[..., Any]) -> types.FunctionType:
+def without_eager_debug(
+    function: Callable[..., Any], logger_name: str = LOGGER_NAME
+) -> types.FunctionType:
     """A copy of ``function`` that jumps over its eager debug statements."""
     if not isinstance(function, types.FunctionType):
         raise FletDiffChanged(f"{function!r} is not a plain function")
     code = function.__code__
     raw = bytearray(code.co_code)
-    for start, end in eager_debug_statements(function):
+    for start, end in eager_debug_statements(function, logger_name):
         # The statement's first instruction (LOAD_GLOBAL logger, with its inline caches)
         # becomes JUMP_FORWARD, whose argument counts 2-byte units after itself.
         position = start
@@ -130,8 +135,10 @@ def without_eager_debug(function: Callable[..., Any]) -> types.FunctionType:
     return copy
 
 
-def _choose(original: Callable[..., Any], quiet: Callable[..., Any]) -> Callable[..., Any]:
-    debug_log = object_patch.logger
+def _choose(
+    original: Callable[..., Any], quiet: Callable[..., Any], logger_name: str = LOGGER_NAME
+) -> Callable[..., Any]:
+    debug_log: logging.Logger = original.__globals__[logger_name]
 
     @functools.wraps(original)
     def method(*args: Any, **kwargs: Any) -> Any:
@@ -172,3 +179,32 @@ def skip_eager_debug_formatting() -> int:
     skipped = sum(len(eager_debug_statements(methods[name])) for name in quiet)
     log.info("Flet diff: %d eager debug f-strings skipped (%s)", skipped, ", ".join(sorted(quiet)))
     return skipped
+
+
+SEND_LOGGER_NAME = "transport_log"
+"""The connections' module global: ``logging.getLogger("flet_transport")``."""
+
+
+def skip_eager_send_logging(connection: type) -> int:
+    """Idempotent: ``connection.send_message`` without its eager debug f-string.
+
+    Flet's connections (flet-web's ``FletApp``, the desktop's ``FletSocketServer``) log
+    ``transport_log.debug(f"send_message: {message}")`` for every message sent: the
+    ``repr`` of the whole message, patch and controls included, built and dropped (about
+    6 % of a web server's CPU with 100 live dashboards). How many statements it skips.
+    """
+    method = vars(connection).get("send_message")
+    if not isinstance(method, types.FunctionType):
+        log.warning("%s.send_message was not patched: not a plain function", connection.__name__)
+        return 0
+    if getattr(method, PATCHED_MARK, False):
+        return len(eager_debug_statements(inspect.unwrap(method), SEND_LOGGER_NAME))
+    try:
+        statements = eager_debug_statements(method, SEND_LOGGER_NAME)
+        quiet = without_eager_debug(method, SEND_LOGGER_NAME)
+    except FletDiffChanged as error:
+        log.warning("%s.send_message was not patched: %s", connection.__name__, error)
+        return 0
+    if statements:
+        connection.send_message = _choose(method, quiet, SEND_LOGGER_NAME)  # type: ignore[attr-defined]
+    return len(statements)

@@ -41,8 +41,9 @@
    "Session reconnected", ...; ``flet``: "Session was garbage collected"). Whoever
    presents an id gets that session back, so the ids are replaced in those records.
 8. Flet's diff formats debug f-strings it throws away (the repr of whole control
-   subtrees, on every update). The desktop diffs too and has no flet-web, so that patch
-   lives in ``flet_diff_patch``; :func:`mount_flet` applies it for the web target.
+   subtrees, on every update), and so does ``FletApp.send_message`` (the repr of every
+   message). The desktop diffs and sends too and has no flet-web, so that patch lives in
+   ``flet_diff_patch``; :func:`mount_flet` applies it for the web target.
 9. Text typed into a field before Flutter's web engine listens to it was dropped (a
    fill then Enter at once, keys right after a click): ``early_typing`` adds a script
    to ``index.html`` that gives it to the engine once it listens.
@@ -69,7 +70,7 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocketDisconnect
 
 from aegis_app.launch.early_typing import keep_early_typing
-from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting
+from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting, skip_eager_send_logging
 
 WEBSOCKET_PATH_ATTRIBUTE = "_FletStaticFiles__websocket_endpoint_path"
 FLET_APP_SESSION_ATTRIBUTE = "_FletApp__session"
@@ -290,6 +291,7 @@ def mount_flet(
     fix_sub_path(outer, flet_app, mount_path)
     install_session_rules(rules)
     keep_session_after_dispose()
+    skip_eager_send_logging(FletApp)  # before the wrapper below takes send_message
     let_a_gone_client_go_quietly()
     fail_client_calls_without_a_client()
     redact_flet_session_ids()

@@ -18,8 +18,8 @@ import flet as ft
 from aegis_app.api_client import APIError, DatabaseUnavailable, SessionEnded, error_for
 from aegis_app.views.base import BaseView
 from aegis_app.views.chart_images import SERIES, ChartFigure
-from aegis_app.views.components import local_time, page_header, status_style
-from aegis_app.views.live_figures import READINGS, DashboardReading
+from aegis_app.views.components import page_header, status_style
+from aegis_app.views.live_figures import READINGS, ComponentFigure, DashboardReading
 
 RETRY_SECONDS = 5.0
 """After the stream failed (the server went away, say): when to open it again."""
@@ -46,10 +46,10 @@ class Changes:
     """
 
     def __init__(self) -> None:
-        self.controls: dict[int, ft.BaseControl] = {}
+        self.controls: dict[int, ft.Control] = {}
         self.structure = False
 
-    def set(self, control: ft.BaseControl, name: str, value: Any) -> None:
+    def set(self, control: ft.Control, name: str, value: Any) -> None:
         """Set a property only when it changes: an unchanged value sends nothing."""
         if getattr(control, name) != value:
             setattr(control, name, value)
@@ -181,7 +181,7 @@ class DashboardView(BaseView):
     def _show_reading(self, reading: DashboardReading) -> None:
         self.show_error(None)
         self._show_outage(None)
-        self._show_status(reading.status)
+        self._show_status(reading.status, reading.components)
         self._show_charts(reading)
         self.last_success = datetime.now()
         self.changes.set(self.updated, "value", f"Updated {self.last_success.strftime('%H:%M:%S')}")
@@ -200,11 +200,12 @@ class DashboardView(BaseView):
         changes, self.changes = self.changes, Changes()
         # RuntimeError: the view is not on the page (left, or not mounted yet).
         with contextlib.suppress(RuntimeError):
+            # Found once: each control's own update() walks up to the page twice.
+            page = self.body.page
             if changes.structure:
-                self.body.update()
-                return
-            for control in changes.controls.values():
-                control.update()
+                page.update(self.body)
+            elif changes.controls:
+                page.update(*changes.controls.values())
 
     async def _pick_instance(self, _: ft.Event[ft.Dropdown]) -> None:
         self.chart_instance = self.instance_picker.value or None
@@ -228,7 +229,7 @@ class DashboardView(BaseView):
             "and clears this message when the database answers."
         )
 
-    def _show_status(self, status: dict[str, Any]) -> None:
+    def _show_status(self, status: dict[str, Any], components: tuple[ComponentFigure, ...]) -> None:
         overall = str(status.get("overall", "unknown"))
         icon, color, word = status_style(overall)
         changes = self.changes
@@ -242,14 +243,13 @@ class DashboardView(BaseView):
         changes.set(
             self.banner_text, "value", f"{word}. {OVERALL_MESSAGE.get(overall, '')}".strip()
         )
-        components: list[dict[str, Any]] = status.get("components", [])
-        names = [str(item.get("name", "")) for item in components]
+        names = [figure.name for figure in components]
         if names != list(self.cards):
             self.cards = {name: ComponentCard() for name in names}
             self.card_row.controls = [card.control for card in self.cards.values()]
             changes.structure = True
-        for item, card in zip(components, self.cards.values(), strict=True):
-            card.show(item, changes)
+        for figure, card in zip(components, self.cards.values(), strict=True):
+            card.show(figure, changes)
         instance = status.get("instance")
         changes.set(
             self.status_source,
@@ -302,28 +302,32 @@ class ChartCard:
     def __init__(self, title: str) -> None:
         self.image = ft.Image(src=b"", fit=ft.BoxFit.CONTAIN, visible=False)
         self.summary = ft.Text(f"{title}: waiting for figures…", size=12)
+        self.figure = ft.Column([self.image, self.summary], tight=True, spacing=8)
         self.control = ft.Container(
             col=CHART_COLUMNS,
             padding=16,
             border_radius=12,
             border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
-            content=ft.Column([self.image, self.summary], tight=True, spacing=8),
+            content=self.figure,
         )
 
     def show(self, figure: ChartFigure, changes: Changes, *, dark: bool) -> None:
         # The same bytes object for every viewer of this reading: shared, not copied.
         svg = figure.dark_svg if dark else figure.light_svg
-        if self.image.src is not svg:
-            self.image.src = svg
-            self.image.semantics_label = figure.summary
-            changes.controls[id(self.image)] = self.image
-        changes.set(self.image, "visible", True)
-        changes.set(self.summary, "value", figure.summary)
+        if self.image.src is svg and self.summary.value == figure.summary:
+            return
+        self.image.src = svg
+        self.image.semantics_label = figure.summary
+        self.image.visible = True
+        self.summary.value = figure.summary
+        # The image and its words change together: one message for both, not two.
+        changes.controls[id(self.figure)] = self.figure
 
 
 class ComponentCard:
-    """One component: its name, status word, reason and facts as one Markdown text, in
-    a frame tinted with the status's colour. Two controls; a reading sets the text."""
+    """One component: its name, status word, reason and facts as one Markdown text
+    (written once per reading for every viewer, ``live_figures``), in a frame tinted
+    with the status's colour. Two controls; a reading sets the text."""
 
     def __init__(self) -> None:
         self.text = ft.Markdown("")
@@ -335,45 +339,12 @@ class ComponentCard:
             content=self.text,
         )
 
-    def show(self, item: dict[str, Any], changes: Changes) -> None:
-        _, color, word = status_style(str(item.get("status", "unknown")))
-        tint = ft.Colors.with_opacity(0.06, color)
-        if self.control.bgcolor != tint:
-            self.control.bgcolor = tint
-            self.control.border = ft.Border.all(1, color)
+    def show(self, figure: ComponentFigure, changes: Changes) -> None:
+        if self.control.bgcolor != figure.tint:
+            self.control.bgcolor = figure.tint
+            self.control.border = ft.Border.all(1, figure.color)
             changes.controls[id(self.control)] = self.control
-        changes.set(self.text, "value", component_markdown(item, word))
-
-
-def component_markdown(item: dict[str, Any], word: str) -> str:
-    lines = [
-        f"### {_plain(item.get('name', ''))} {word}",
-        _plain(item.get("reason", "")),
-        "",
-        *(f"{_plain(line)}  " for line in component_details(item)),
-    ]
-    return "\n".join(lines)
-
-
-def _plain(value: Any) -> str:
-    """Text shown as itself in Markdown: the characters that mark up inline text escaped
-    (each line starts with a name or a label, never with a list or heading marker)."""
-    text = str(value)
-    for mark in "\\`*_[]<>#|":
-        text = text.replace(mark, "\\" + mark)
-    return text
-
-
-def component_details(item: dict[str, Any]) -> list[str]:
-    facts = [f"{fact.get('label', '')}: {fact.get('value', '')}" for fact in item.get("facts", [])]
-    jobs = [
-        f"{job.get('name', 'job')}: {job.get('last_outcome', 'never run')}, "
-        f"last run {local_time(job.get('last_run_at'), with_seconds=True)}"
-        + (f" by {job['last_run_by']}" if job.get("last_run_by") else "")
-        + (f" ({job['last_error']})" if job.get("last_error") else "")
-        for job in item.get("jobs", [])
-    ]
-    return facts + jobs
+        changes.set(self.text, "value", figure.markdown)
 
 
 def uses_dark_theme(page: ft.Page) -> bool:

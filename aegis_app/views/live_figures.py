@@ -4,8 +4,9 @@ Every dashboard in a web process receives the same bytes for the same reading (t
 backend's hub encodes each reading once). Parsing that JSON and drawing four charts for
 each viewer would cost each of them the same milliseconds, so the first viewer to see a
 reading decodes it here and the others get the very same objects: the images' bytes are
-then shared by every session's controls, not copied into each. The desktop target has
-one viewer and gains nothing, but runs the same code.
+then shared by every session's controls, not copied into each. The same goes for the
+component cards' words: one Markdown text per component per reading, for every viewer.
+The desktop target has one viewer and gains nothing, but runs the same code.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import flet as ft
+
 from aegis_app.views.chart_images import SERIES, ChartFigure, draw_series
+from aegis_app.views.components import local_time, status_style
 
 CHART_MINUTES = 60
 """The window the live feed carries (``/system/live``: an hour, 120 points)."""
@@ -25,10 +29,31 @@ KEPT_READINGS = 16
 
 
 @dataclass(frozen=True)
+class ComponentFigure:
+    """One component's card: its words and its status's colours."""
+
+    name: str
+    markdown: str
+    color: str
+    tint: str
+
+
+@dataclass(frozen=True)
 class DashboardReading:
     status: dict[str, Any]
     metrics: dict[str, Any]
     charts: tuple[ChartFigure, ...]
+    components: tuple[ComponentFigure, ...]
+
+
+def describe_component(item: dict[str, Any]) -> ComponentFigure:
+    _, color, word = status_style(str(item.get("status", "unknown")))
+    return ComponentFigure(
+        name=str(item.get("name", "")),
+        markdown=component_markdown(item, word),
+        color=color,
+        tint=ft.Colors.with_opacity(0.06, color),
+    )
 
 
 def draw_reading(status: dict[str, Any], metrics: dict[str, Any]) -> DashboardReading:
@@ -42,7 +67,41 @@ def draw_reading(status: dict[str, Any], metrics: dict[str, Any]) -> DashboardRe
             if sample.get(series.key) is not None
         ]
         charts.append(draw_series(series, points, now, CHART_MINUTES))
-    return DashboardReading(status=status, metrics=metrics, charts=tuple(charts))
+    components = tuple(describe_component(item) for item in status.get("components", []))
+    return DashboardReading(
+        status=status, metrics=metrics, charts=tuple(charts), components=components
+    )
+
+
+def component_markdown(item: dict[str, Any], word: str) -> str:
+    lines = [
+        f"### {_plain(item.get('name', ''))} {word}",
+        _plain(item.get("reason", "")),
+        "",
+        *(f"{_plain(line)}  " for line in component_details(item)),
+    ]
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    """Text shown as itself in Markdown: the characters that mark up inline text escaped
+    (each line starts with a name or a label, never with a list or heading marker)."""
+    text = str(value)
+    for mark in "\\`*_[]<>#|":
+        text = text.replace(mark, "\\" + mark)
+    return text
+
+
+def component_details(item: dict[str, Any]) -> list[str]:
+    facts = [f"{fact.get('label', '')}: {fact.get('value', '')}" for fact in item.get("facts", [])]
+    jobs = [
+        f"{job.get('name', 'job')}: {job.get('last_outcome', 'never run')}, "
+        f"last run {local_time(job.get('last_run_at'), with_seconds=True)}"
+        + (f" by {job['last_run_by']}" if job.get("last_run_by") else "")
+        + (f" ({job['last_error']})" if job.get("last_error") else "")
+        for job in item.get("jobs", [])
+    ]
+    return facts + jobs
 
 
 class ReadingCache:

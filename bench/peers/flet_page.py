@@ -12,8 +12,8 @@ floor under any click). MODE says how the charts are drawn:
 
 One reading per period is computed for everyone and pushed to each session (no API,
 no database, no sign-in): what is left is Flet's own cost per session and per refresh.
-Flet 0.82.2's eager debug f-strings are skipped here too (``flet_diff_patch``), as in
-Aegis, so the floor is not inflated by them.
+Flet 0.82.2's eager debug f-strings (the diff's and ``send_message``'s) are skipped here
+too (``flet_diff_patch``), as in Aegis, so the floor is not inflated by them.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ import flet.fastapi as flet_fastapi
 import flet_charts as fch
 import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from flet_web.fastapi.flet_app import FletApp
 
-from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting
+from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting, skip_eager_send_logging
 
 POINTS = 120
 PERIOD = 5.0
@@ -179,5 +180,6 @@ def create_app(mode: str) -> FastAPI:
 
 if __name__ == "__main__":
     skip_eager_debug_formatting()
+    skip_eager_send_logging(FletApp)
     port, mode = int(sys.argv[1]), sys.argv[2]
     uvicorn.run(create_app(mode), host="127.0.0.1", port=port, log_level="warning")

@@ -10,6 +10,8 @@ The refreshes run on the dashboard-sized tree of ``bench/flet_diff.py`` in a rea
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import itertools
 import json
 import logging
@@ -24,11 +26,17 @@ import flet_charts as fch
 import pytest
 from flet.controls import object_patch
 from flet.controls.id_counter import ControlId
+from flet.messaging.flet_socket_server import FletSocketServer
+from flet.messaging.protocol import ClientAction, ClientMessage
+from flet_web.fastapi.flet_app import FletApp
 
 from aegis_app.launch.flet_diff_patch import (
     PATCHED_MARK,
+    SEND_LOGGER_NAME,
     eager_debug_statements,
     skip_eager_debug_formatting,
+    skip_eager_send_logging,
+    without_eager_debug,
 )
 from bench.flet_diff import open_dashboard
 from tests.aegis_app.launch.desktop_harness import REPO
@@ -145,11 +153,16 @@ def test_with_debug_logging_on_flet_still_logs_those_messages(
     assert any(m.startswith("\n_compare_lists: ") for m in messages)
 
 
-def applied_in_a_fresh_process(code: str, tmp_path: Path) -> list[str]:
+def applied_in_a_fresh_process(code: str, tmp_path: Path, connection: type) -> list[str]:
+    """The diff's patched methods, then ``send_message`` if ``connection``'s is patched."""
     check = (
         "import json\nfrom flet.controls import object_patch\n"
-        "print(json.dumps(sorted(n for n, m in vars(object_patch.DiffBuilder).items()"
-        f" if getattr(m, {PATCHED_MARK!r}, False))))\n"
+        f"from {connection.__module__} import {connection.__name__} as connection\n"
+        "patched = sorted(n for n, m in vars(object_patch.DiffBuilder).items()"
+        f" if getattr(m, {PATCHED_MARK!r}, False))\n"
+        f"if getattr(connection.send_message, {PATCHED_MARK!r}, False):\n"
+        "    patched.append('send_message')\n"
+        "print(json.dumps(patched))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code + check],
@@ -169,9 +182,87 @@ def test_the_web_target_applies_it(tmp_path: Path) -> None:
         "from backend.core.config import Settings\n"
         "create_web_app(Settings(allowed_hosts='testserver', _env_file=None))\n"
     )
-    assert applied_in_a_fresh_process(code, tmp_path) == sorted(EXPECTED)
+    assert applied_in_a_fresh_process(code, tmp_path, FletApp) == [
+        *sorted(EXPECTED),
+        "send_message",
+    ]
 
 
 def test_the_desktop_target_applies_it_before_its_window_starts(tmp_path: Path) -> None:
     code = "from aegis_app.launch.desktop import load_window_modules\nload_window_modules()\n"
-    assert applied_in_a_fresh_process(code, tmp_path) == sorted(EXPECTED)
+    expected = [*sorted(EXPECTED), "send_message"]
+    assert applied_in_a_fresh_process(code, tmp_path, FletSocketServer) == expected
+
+
+# -- send_message: the repr of every message sent ---------------------------------------
+
+CONNECTIONS = [FletApp, FletSocketServer]  # the web's, the desktop's
+
+
+class CountedBody:
+    """A message body that counts how often it is formatted."""
+
+    formatted = 0
+
+    def __repr__(self) -> str:
+        CountedBody.formatted += 1
+        return "CountedBody()"
+
+
+class SentFrames:
+    """Stands in for a connection's send queue (a private attribute of each class)."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def put_nowait(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+
+@pytest.mark.parametrize("connection", CONNECTIONS, ids=lambda c: c.__name__)
+def test_send_message_formats_every_message_in_flet_0822(connection: type) -> None:
+    """Fails when Flet no longer formats eagerly in ``send_message``: drop that patch."""
+    original = inspect.unwrap(vars(connection)["send_message"])
+    assert len(eager_debug_statements(original, SEND_LOGGER_NAME)) == 1
+    assert skip_eager_send_logging(connection) == 1
+    assert skip_eager_send_logging(connection) == 1, "idempotent"
+    assert getattr(vars(connection)["send_message"], PATCHED_MARK, False)
+
+
+@pytest.mark.parametrize("connection", CONNECTIONS, ids=lambda c: c.__name__)
+def test_the_patched_send_message_packs_alike_and_formats_nothing(connection: type) -> None:
+    original = inspect.unwrap(vars(connection)["send_message"])
+    quiet = without_eager_debug(original, SEND_LOGGER_NAME)
+
+    def frames(method: Callable[..., None], body: Any) -> list[bytes]:
+        queue = SentFrames()
+        instance: Any = object.__new__(connection)
+        setattr(instance, f"_{connection.__name__}__send_queue", queue)
+        with contextlib.suppress(TypeError):  # msgpack cannot pack a CountedBody
+            method(instance, ClientMessage(ClientAction.PATCH_CONTROL, body))
+        return queue.frames
+
+    patch = {"id": 7, "patch": [[0], [0, 0, "value", "Updated 12:00:00"]]}
+    assert frames(quiet, patch) == frames(original, patch) != []
+    CountedBody.formatted = 0
+    frames(original, {"patch": [CountedBody()]})
+    assert CountedBody.formatted == 1, "Flet's own send_message formats the message"
+    CountedBody.formatted = 0
+    frames(quiet, {"patch": [CountedBody()]})
+    assert CountedBody.formatted == 0, "the patched one does not"
+
+
+@pytest.mark.parametrize("connection", CONNECTIONS, ids=lambda c: c.__name__)
+def test_with_debug_logging_on_send_message_still_logs(
+    connection: type, caplog: pytest.LogCaptureFixture
+) -> None:
+    skip_eager_send_logging(connection)
+    patched = vars(connection)["send_message"]
+    instance: Any = object.__new__(connection)
+    queue = SentFrames()
+    setattr(instance, f"_{connection.__name__}__send_queue", queue)
+    message = ClientMessage(ClientAction.PATCH_CONTROL, {"id": 1, "patch": []})
+    with caplog.at_level(logging.DEBUG, logger="flet_transport"):
+        patched(instance, message)
+    assert any("send_message: " in r.getMessage() for r in caplog.records)
+    assert len(queue.frames) == 1
