@@ -144,8 +144,11 @@ class Router:
         if within_shell:
             # The window's title is the click's first answer, sent before the old view
             # is left and the new one built (the rail marks the click on its own). The
-            # isolated shell is left out of this page update.
+            # isolated shell is left out of this page update. The yield lets the
+            # connection's send loop put it on the wire now: what follows runs without
+            # a pause until the new view's first request, and the title would wait.
             self.page.update()
+            await asyncio.sleep(0)
         if self.current is not None:
             await self.current.on_leave()
         view = view_class(self.page, self.state, self)

@@ -30,6 +30,12 @@ import anyio.to_thread
 
 log = logging.getLogger("aegis.live")
 
+DELIVERIES_PER_TURN = 25
+"""Subscribers handed a reading per turn of the event loop. Each one's reader then does
+a dashboard's worth of work (a couple of milliseconds); woken all at once, 1,000 of them
+held a click that arrived just then for over a second. Between slices, the loop reads
+the sockets and runs what else is ready."""
+
 Choice = str | None
 """Which instance's figures a subscriber asked for; None: the server's choice."""
 
@@ -209,9 +215,11 @@ class LiveHub:
         at = time.monotonic()
         for choice, payload in batch.readings.items():
             self._latest[choice] = (at, payload)
-        for subscription in targets:
+        for turn, subscription in enumerate(targets):
+            if turn and turn % DELIVERIES_PER_TURN == 0:
+                await asyncio.sleep(0)  # see DELIVERIES_PER_TURN
             if subscription not in self._subscriptions:
-                continue  # left while we computed
+                continue  # left while we computed, or while earlier slices were served
             if subscription.session_id not in batch.live_sessions:
                 self._subscriptions.discard(subscription)
                 subscription.revoked = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import flet as ft
@@ -287,13 +288,23 @@ async def test_a_rail_click_is_answered_with_the_title_before_any_view_work(
     assert navigation is not None and isinstance(pilot.view, DashboardView)
     frames_when_left: list[int] = []
     leave = DashboardView.on_leave
+    # A real connection writes what was sent from its own task: the loop must turn
+    # between the title and the rest of the work, or the title waits for all of it.
+    loop_turned = asyncio.Event()
+    send = pilot.conn.send_message
+
+    def sending(message: Any) -> None:
+        send(message)
+        asyncio.get_running_loop().call_soon(loop_turned.set)
 
     async def leaving(view: DashboardView) -> None:
         frames_when_left.append(len(pilot.conn.frames))
+        assert loop_turned.is_set(), "the title could not reach the wire before the leave"
         await leave(view)
 
     monkeypatch.setattr(DashboardView, "on_leave", leaving)
     before = len(pilot.conn.frames)
+    monkeypatch.setattr(pilot.conn, "send_message", sending)
     pilot.conn.update_props(navigation._i, {"selected_index": 1})
     pilot.conn.event(navigation._i, "change", 1)
     await pilot.wait_idle()

@@ -11,7 +11,7 @@ import asyncio
 import gc
 import threading
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 from aegis_app.api_client import APIClient
 from aegis_app.launch.in_process import InProcessTransport
 from backend.core.config import API_PREFIX, SESSION_COOKIE
-from backend.services.live_hub import Batch, Choice, LiveHub, Subscription
+from backend.services.live_hub import DELIVERIES_PER_TURN, Batch, Choice, LiveHub, Subscription
 from tests.backend.api_helpers import Api, cookie_token
 from tests.backend.live_server import LiveServer, in_parallel, live_server
 from tests.waiting import wait_for, wait_until
@@ -70,6 +70,41 @@ async def test_one_computation_per_period_for_many_subscribers(
     assert all(r == received[0] for r in received)
     assert len(computation.calls) <= 5, len(computation.calls)
     assert all(len(ids) == 50 for _, ids in computation.calls[1:])
+
+
+async def test_a_big_fan_out_lets_other_work_run_between_its_slices(
+    hub_and_computation: tuple[LiveHub, CountingComputation], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click must not wait behind a whole period's deliveries: the loop turns between
+    slices of ``DELIVERIES_PER_TURN`` subscribers."""
+    hub, _ = hub_and_computation
+    subscriptions = [hub.subscribe(f"s{i}", None) for i in range(4 * DELIVERIES_PER_TURN)]
+    await asyncio.gather(*(s.next() for s in subscriptions))
+    turns = 0
+    delivered_at_turn: list[int] = []
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    for subscription in subscriptions:
+        deliver = subscription.deliver
+
+        def recording(payload: bytes, deliver: Callable[[bytes], None] = deliver) -> None:
+            delivered_at_turn.append(turns)
+            deliver(payload)
+
+        monkeypatch.setattr(subscription, "deliver", recording)
+    probe = asyncio.create_task(other_work())
+    try:
+        await asyncio.gather(*(s.next() for s in subscriptions))
+    finally:
+        probe.cancel()
+    assert len(delivered_at_turn) == len(subscriptions)
+    slices = [delivered_at_turn.count(turn) for turn in sorted(set(delivered_at_turn))]
+    assert slices == [DELIVERIES_PER_TURN] * 4, slices
 
 
 async def test_a_late_subscriber_gets_this_periods_reading_without_a_computation(
