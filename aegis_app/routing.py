@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -75,6 +76,10 @@ class Router:
         self._sign_in_pending = False
         self._pushes = 0
         """History entries asked of the client so far."""
+        self._echoes_due: Counter[str] = Counter()
+        """Routes pushed after their view was shown, whose route-change echo is due. An
+        echo can come back after a later click has started another navigation (a user
+        clicking fast): it must not take the user back to the view being left."""
 
     async def go(self, route: str) -> None:
         """Show ``route`` now, then let the address bar follow.
@@ -88,25 +93,33 @@ class Router:
         pushes = self._pushes
         await self.show(route)
         if self._pushes == pushes:  # show() redirected, and pushed that route itself
-            await self._push(self.current_route)
+            await self._push(self.current_route, shown=True)
 
-    async def _push(self, route: str) -> bool:
-        """Ask the client for a history entry; it answers with a route-change event.
+    async def _push(self, route: str, *, shown: bool) -> bool:
+        """Ask the client for a history entry; it answers with a route-change event,
+        which shows the route, unless ``shown`` (the route is already being shown).
 
         A client that is away fails the call at once (RuntimeError, see
         ``flet_web_patches``); one that stops answering is given up on after a while.
         Either way :meth:`on_reconnect` reconciles.
         """
         self._pushes += 1
+        if shown:
+            self._echoes_due[route] += 1
         try:
             await asyncio.wait_for(self.page.push_route(route), PUSH_ROUTE_TIMEOUT)
         except (TimeoutError, RuntimeError) as error:
+            if shown:  # no echo is coming; a later visit of the route must not be taken for it
+                self._echoes_due[route] -= 1
             log.info("client did not confirm navigation to %s (%s)", route, error or "timeout")
             return False
         return True
 
     async def on_route_change(self, event: ft.RouteChangeEvent) -> None:
-        if event.route != self.current_route:  # already shown by a redirect in show()
+        if self._echoes_due[event.route] > 0:
+            self._echoes_due[event.route] -= 1
+            return  # our own push coming back: shown already, or left since
+        if event.route != self.current_route:
             await self.show(event.route)
 
     async def show(self, route: str) -> None:
@@ -120,7 +133,7 @@ class Router:
             # event that can arrive while we wait, and must not mount the view again
             # (a second mount would also swallow the one-shot ``state.notice``).
             self.current_route = redirect
-            await self._push(redirect)
+            await self._push(redirect, shown=True)
             # The client may still be on `redirect` already; show it either way.
             path, params = split_route(redirect)
             view_class = self.routes.get(path, self.pages.not_found)
@@ -225,12 +238,14 @@ class Router:
         if self._sign_in_pending or not self.state.connected:
             return
         self._sign_in_pending = True
-        if not await self._push(sign_in_route(self.sign_in, next_route=self.current_route)):
+        route = sign_in_route(self.sign_in, next_route=self.current_route)
+        if not await self._push(route, shown=False):  # its echo shows the sign-in view
             self._sign_in_pending = False
 
     async def on_reconnect(self) -> None:
         """Check the session is still good, then refresh the active view (or sign in)."""
         self.state.connected = True
+        self._echoes_due.clear()  # a reload or a new connection answers none of them
         if self.current is None:
             return
         if self.current.requires_auth:

@@ -181,3 +181,29 @@ async def test_one_mount_per_navigation(signed_in_pilot: Pilot) -> None:
     await pilot.visit("/login")  # e.g. the back button to a stale entry
     assert mounted == ["/sessions", "/"]
     assert isinstance(pilot.view, DashboardView)
+
+
+async def test_an_echo_that_comes_back_after_the_next_click_does_not_undo_it(
+    signed_in_pilot: Pilot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fast user: the client's route-change echo of one click's history entry comes
+    back after the next click has started. It must not take the user back (the bench saw
+    the Sessions view return after a click on Dashboard)."""
+    pilot = signed_in_pilot
+    held: list[str] = []
+    monkeypatch.setattr(pilot.conn, "client_route_change", held.append)
+    rail = pilot.find(ft.NavigationRail)
+    for index in (1, 0):  # Sessions, then Dashboard, each echo held back
+        pilot.conn.update_props(rail._i, {"selected_index": index})
+        pilot.conn.event(rail._i, "change", index)
+        await pilot.wait_idle()
+    assert held == ["/sessions", "/"]
+    assert isinstance(pilot.view, DashboardView)
+    monkeypatch.undo()
+    dashboard = pilot.view
+    for route in held:  # both echoes arrive now, the stale one first
+        pilot.conn.client_route_change(route)
+        await pilot.wait_idle()
+        assert pilot.view is dashboard, f"the echo of {route} mounted a view again"
+    await pilot.visit("/sessions")  # a later visit of the same route is not taken for one
+    assert isinstance(pilot.view, SessionsView)
