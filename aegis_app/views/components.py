@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -17,6 +18,21 @@ STATUS_STYLE: dict[str, tuple[ft.IconData, str, str]] = {
 
 def status_style(status: str) -> tuple[ft.IconData, str, str]:
     return STATUS_STYLE.get(status, STATUS_STYLE["unknown"])
+
+
+# Style values shared by every control of every session. Flet compares a dataclass field
+# by identity first: the same object, unchanged, sends nothing, and another object is
+# sent whole. So a style object that is never mutated can be shared, and each card of
+# each live session saves the object and the diff's bookkeeping Flet hangs on it (about
+# 1 KiB a card). Never set an attribute on one: replace it with another.
+BANNER_PADDING = ft.Padding.symmetric(horizontal=20, vertical=14)
+CARD_PADDING = ft.Padding.symmetric(horizontal=20, vertical=12)
+
+
+@functools.cache
+def outline(color: str) -> ft.Border:
+    """A 1-px border in ``color``: one shared object per colour (see above)."""
+    return ft.Border.all(1, color)
 
 
 def page_header(title: str, subtitle: str = "", *trailing: ft.Control) -> ft.Control:

@@ -18,7 +18,13 @@ import flet as ft
 from aegis_app.api_client import APIError, DatabaseUnavailable, SessionEnded, error_for
 from aegis_app.views.base import BaseView
 from aegis_app.views.chart_images import SERIES, ChartFigure
-from aegis_app.views.components import page_header, status_style
+from aegis_app.views.components import (
+    BANNER_PADDING,
+    CARD_PADDING,
+    outline,
+    page_header,
+    status_style,
+)
 from aegis_app.views.live_figures import READINGS, ComponentFigure, DashboardReading
 
 RETRY_SECONDS = 5.0
@@ -70,37 +76,39 @@ class DashboardView(BaseView):
         self.banner_icon = ft.Icon(ft.Icons.HOURGLASS_EMPTY)
         self.banner_text = ft.Text("Checking…", weight=ft.FontWeight.W_600)
         self.banner = ft.Container(
-            padding=ft.Padding.symmetric(horizontal=20, vertical=14),
+            padding=BANNER_PADDING,
             border_radius=12,
             bgcolor=ft.Colors.with_opacity(0.14, ft.Colors.GREY_600),
             content=ft.Row([self.banner_icon, self.banner_text]),
         )
         self.changes = Changes()
-        self.outage_text = ft.Text(
-            "", weight=ft.FontWeight.W_600, color=ft.Colors.ON_ERROR_CONTAINER
-        )
-        self.outage_note = ft.Text("", color=ft.Colors.ON_ERROR_CONTAINER, size=13)
-        # Theme roles, not fixed colours: the error container is readable in light and dark.
-        self.outage = ft.Container(
-            visible=False,
-            padding=ft.Padding.symmetric(horizontal=20, vertical=14),
-            border_radius=12,
-            bgcolor=ft.Colors.ERROR_CONTAINER,
-            border=ft.Border.all(1, ft.Colors.ERROR),
-            content=ft.Column([self.outage_text, self.outage_note], spacing=2, tight=True),
-        )
+        self.outage: OutageBanner | None = None
+        """Built at the first outage: most dashboards never show one."""
         self.status_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
         self.cards: dict[str, ComponentCard] = {}
         self.card_row = ft.ResponsiveRow(spacing=12, run_spacing=12)
         self.chart_instance: str | None = None
         """The instance whose figures the viewer picked; None: the server's choice."""
         self.chart_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
-        self.instance_picker = ft.Dropdown(
-            label="Instance", width=360, visible=False, options=[], on_select=self._pick_instance
-        )
+        self.instance_picker: ft.Dropdown | None = None
+        """Built when a second instance reports: most deployments have one."""
         self.last_success: datetime | None = None
         self.latest: DashboardReading | None = None
         self.charts = [ChartCard(series.title) for series in SERIES]
+        self.chart_heading = ft.Row(
+            alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+            wrap=True,
+            controls=[
+                ft.Column(
+                    [
+                        ft.Text("Last hour", size=18, weight=ft.FontWeight.W_600),
+                        self.chart_source,
+                    ],
+                    spacing=4,
+                    tight=True,
+                ),
+            ],
+        )
         # Everything drawn from the API's answers: faded while they are out of date.
         self.figures = ft.Column(
             spacing=18,
@@ -108,27 +116,13 @@ class DashboardView(BaseView):
             controls=[
                 ft.Column([self.banner, self.status_source], spacing=6),
                 self.card_row,
-                ft.Row(
-                    alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
-                    wrap=True,
-                    controls=[
-                        ft.Column(
-                            [
-                                ft.Text("Last hour", size=18, weight=ft.FontWeight.W_600),
-                                self.chart_source,
-                            ],
-                            spacing=4,
-                            tight=True,
-                        ),
-                        self.instance_picker,
-                    ],
-                ),
+                self.chart_heading,
                 ft.ResponsiveRow(
                     spacing=12, run_spacing=12, controls=[chart.control for chart in self.charts]
                 ),
             ],
         )
-        return ft.Column(
+        self.layout = ft.Column(
             spacing=18,
             horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             controls=[
@@ -136,10 +130,10 @@ class DashboardView(BaseView):
                     f"Welcome, {user.full_name if user else ''}", "Live system health", self.updated
                 ),
                 self.error_text,
-                self.outage,
                 self.figures,
             ],
         )
+        return self.layout
 
     async def on_enter(self, params: dict[str, str]) -> None:
         self.params = params
@@ -207,24 +201,31 @@ class DashboardView(BaseView):
             elif changes.controls:
                 page.update(*changes.controls.values())
 
-    async def _pick_instance(self, _: ft.Event[ft.Dropdown]) -> None:
-        self.chart_instance = self.instance_picker.value or None
+    async def _pick_instance(self, event: ft.Event[ft.Dropdown]) -> None:
+        self.chart_instance = event.control.value or None
         self.cancel_tasks()
         self.start_task(self._stay_live)
 
     def _show_outage(self, outage: DatabaseUnavailable | None) -> None:
-        self.changes.set(self.outage, "visible", outage is not None)
         self.changes.set(self.figures, "opacity", STALE_OPACITY if outage is not None else 1.0)
         if outage is None:
+            if self.outage is not None:
+                self.changes.set(self.outage.control, "visible", False)
             return
+        if self.outage is None:
+            self.outage = OutageBanner()
+            self.layout.controls.insert(
+                self.layout.controls.index(self.figures), self.outage.control
+            )
         self.changes.structure = True  # the banner's texts and the faded figures at once
-        self.outage_text.value = outage.message
+        self.outage.control.visible = True
+        self.outage.text.value = outage.message
         since = (
             f"The figures below are from {self.last_success.strftime('%H:%M:%S')}"
             if self.last_success is not None
             else "No figures yet"
         )
-        self.outage_note.value = (
+        self.outage.note.value = (
             f"{since}; this page tries again every {self.retry_seconds:g} s "
             "and clears this message when the database answers."
         )
@@ -235,7 +236,7 @@ class DashboardView(BaseView):
         changes = self.changes
         # Tinted background, full-strength text: readable in light and dark themes.
         if self.banner_icon.icon != icon:
-            self.banner.border = ft.Border.all(1, color)
+            self.banner.border = outline(color)
         changes.set(self.banner, "bgcolor", ft.Colors.with_opacity(0.14, color))
         changes.set(self.banner_icon, "icon", icon)
         changes.set(self.banner_icon, "color", color)
@@ -282,17 +283,41 @@ class DashboardView(BaseView):
         elif whose and answered_by and whose != answered_by:
             text += f" This page is served by {answered_by}, which took no samples lately."
         self.changes.set(self.chart_source, "value", text if whose else "")
-        if [option.key for option in self.instance_picker.options or []] != names:
+        picker = self.instance_picker
+        if picker is None and len(names) > 1:
+            picker = self.instance_picker = ft.Dropdown(
+                label="Instance", width=360, options=[], on_select=self._pick_instance
+            )
+            self.chart_heading.controls.append(picker)
+        if picker is None:
+            return
+        if [option.key for option in picker.options or []] != names:
             self.changes.structure = True
-            self.instance_picker.options = [
+            picker.options = [
                 ft.DropdownOption(
                     key=name,
                     text=f"{name}{' (this page)' if name == answered_by else ''}",
                 )
                 for name in names
             ]
-        self.changes.set(self.instance_picker, "value", whose if whose in names else None)
-        self.changes.set(self.instance_picker, "visible", len(names) > 1)
+        self.changes.set(picker, "value", whose if whose in names else None)
+        self.changes.set(picker, "visible", len(names) > 1)
+
+
+class OutageBanner:
+    """The database-outage message above the faded figures, in the theme's error roles
+    (readable in light and dark)."""
+
+    def __init__(self) -> None:
+        self.text = ft.Text("", weight=ft.FontWeight.W_600, color=ft.Colors.ON_ERROR_CONTAINER)
+        self.note = ft.Text("", color=ft.Colors.ON_ERROR_CONTAINER, size=13)
+        self.control = ft.Container(
+            padding=BANNER_PADDING,
+            border_radius=12,
+            bgcolor=ft.Colors.ERROR_CONTAINER,
+            border=outline(ft.Colors.ERROR),
+            content=ft.Column([self.text, self.note], spacing=2, tight=True),
+        )
 
 
 class ChartCard:
@@ -307,7 +332,7 @@ class ChartCard:
             col=CHART_COLUMNS,
             padding=16,
             border_radius=12,
-            border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
+            border=outline(ft.Colors.OUTLINE_VARIANT),
             content=self.figure,
         )
 
@@ -333,16 +358,16 @@ class ComponentCard:
         self.text = ft.Markdown("")
         self.control = ft.Container(
             col=CARD_COLUMNS,
-            padding=ft.Padding.symmetric(horizontal=20, vertical=12),
+            padding=CARD_PADDING,
             border_radius=12,
-            border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
+            border=outline(ft.Colors.OUTLINE_VARIANT),
             content=self.text,
         )
 
     def show(self, figure: ComponentFigure, changes: Changes) -> None:
         if self.control.bgcolor != figure.tint:
             self.control.bgcolor = figure.tint
-            self.control.border = ft.Border.all(1, figure.color)
+            self.control.border = outline(figure.color)
             changes.controls[id(self.control)] = self.control
         changes.set(self.text, "value", figure.markdown)
 

@@ -324,7 +324,7 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
     assert view.status_source.value == (
         f"Status of instance {me} (host {socket.gethostname()}), the one serving this page."
     )
-    assert not view.instance_picker.visible, "one instance: nothing to pick"
+    assert view.instance_picker is None, "one instance: nothing to pick, and no picker built"
 
     now = utcnow()
     with ui_backend.app.state.session_factory() as db:
@@ -340,14 +340,20 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
             for m in (12, 6)
         )
         db.commit()
-    await wait_for(lambda: view.instance_picker.visible, 10, what="the instance picker")
+    await wait_for(
+        lambda: view.instance_picker is not None and bool(view.instance_picker.visible),
+        10,
+        what="the instance picker",
+    )
+    picker = view.instance_picker
+    assert picker is not None
     assert "2 instances reported in the last hour" in (view.chart_source.value or "")
-    options = {o.key: o.text for o in view.instance_picker.options}
+    options = {o.key: o.text for o in picker.options}
     assert options == {me: f"{me} (this page)", OTHER: OTHER}
-    assert view.instance_picker.value == me
+    assert picker.value == me
     assert "now 77.0 %" not in (view.charts[0].summary.value or "")
 
-    await choose(pilot, view.instance_picker, OTHER)
+    await choose(pilot, picker, OTHER)
     await wait_for(
         lambda: (view.chart_source.value or "").startswith(f"Figures from instance {OTHER}"),
         10,
@@ -358,7 +364,7 @@ async def test_the_dashboard_says_whose_figures_and_offers_the_other_instances(
     assert "now 77.0 %, average 77.0 %" in (view.charts[0].summary.value or "")
     # The live feed keeps to the pick; the status still describes this instance.
     await next_reading(pilot, view)
-    assert view.chart_instance == OTHER and view.instance_picker.value == OTHER
+    assert view.chart_instance == OTHER and picker.value == OTHER
     assert "now 77.0 %" in (view.charts[0].summary.value or "")
     assert me in (view.status_source.value or "")
 
@@ -382,16 +388,21 @@ async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
         2,
         what="the charts and the four cards",
     )
-    assert not view.outage.visible
+    assert view.outage is None, "no outage: no banner built"
+
+    def outage_shown() -> bool:
+        return view.outage is not None and bool(view.outage.control.visible)
 
     with ui_backend.database_gone():
         frames = len(pilot.conn.frames)
-        await wait_for(lambda: view.outage.visible, 10, what="the outage banner")
-        message = view.outage_text.value or ""
+        await wait_for(outage_shown, 10, what="the outage banner")
+        assert view.outage is not None
+        outage = view.outage
+        message = outage.text.value or ""
         assert message.startswith("The database"), message
         updated, last_success = view.updated.value or "", view.last_success
         assert last_success is not None
-        note = view.outage_note.value or ""
+        note = outage.note.value or ""
         assert note.startswith(f"The figures below are from {updated.removeprefix('Updated ')}")
         assert not view.error_text.visible, "said once, in the banner"
         assert view.figures.opacity == STALE_OPACITY, "the kept figures are shown as stale"
@@ -408,11 +419,11 @@ async def test_a_database_outage_shows_a_banner_and_keeps_the_last_figures(
             lambda: failed_periods(caplog) > failures, 10, what="another period without a reading"
         )
         assert hub_of(ui_backend).computations == computed, "no reading"
-        assert view.outage.visible and view.updated.value == updated
+        assert outage_shown() and view.updated.value == updated
         assert cpu.image.src is image, "figures kept"
         assert pilot.route == "/" and pilot.state.user is not None, "still signed in"
 
-    await wait_for(lambda: not view.outage.visible, 10, what="the outage banner to clear")
+    await wait_for(lambda: not outage_shown(), 10, what="the outage banner to clear")
     assert view.last_success is not None and view.last_success > last_success, "refreshed"
     assert not view.error_text.visible and view.figures.opacity == 1.0
     assert view.running_tasks == 1
