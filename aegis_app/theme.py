@@ -20,11 +20,13 @@ THEME_CHOICES = {
 }
 DEFAULT_THEME = "light"
 SEED_COLOR = ft.Colors.INDIGO
+THEME = ft.Theme(color_scheme_seed=SEED_COLOR)
+"""Light and dark alike, and one object for every session: it is never changed (only
+``theme_mode`` is), so Flet sends it once per session and keeps no copy per session."""
 
 
 def setup_theme(page: ft.Page) -> None:
-    page.theme = ft.Theme(color_scheme_seed=SEED_COLOR)
-    page.dark_theme = ft.Theme(color_scheme_seed=SEED_COLOR)
+    page.theme = page.dark_theme = THEME
     page.theme_mode = THEME_CHOICES[DEFAULT_THEME]
 
 

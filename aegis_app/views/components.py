@@ -49,9 +49,16 @@ def page_header(title: str, subtitle: str = "", *trailing: ft.Control) -> ft.Con
                     *([ft.Text(subtitle, color=ft.Colors.ON_SURFACE_VARIANT)] if subtitle else []),
                 ],
             ),
-            ft.Row(list(trailing), tight=True, wrap=True),
+            *_trailing_controls(trailing),
         ],
     )
+
+
+def _trailing_controls(trailing: tuple[ft.Control, ...]) -> list[ft.Control]:
+    # No row for none or one: every control is kept, per live session, for its lifetime.
+    if len(trailing) <= 1:
+        return list(trailing)
+    return [ft.Row(list(trailing), tight=True, wrap=True)]
 
 
 def local_time(value: str | None, *, with_seconds: bool = False) -> str:

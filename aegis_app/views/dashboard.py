@@ -95,19 +95,10 @@ class DashboardView(BaseView):
         self.last_success: datetime | None = None
         self.latest: DashboardReading | None = None
         self.charts = [ChartCard(series.title) for series in SERIES]
-        self.chart_heading = ft.Row(
-            alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
-            wrap=True,
-            controls=[
-                ft.Column(
-                    [
-                        ft.Text("Last hour", size=18, weight=ft.FontWeight.W_600),
-                        self.chart_source,
-                    ],
-                    spacing=4,
-                    tight=True,
-                ),
-            ],
+        self.chart_heading = ft.Column(
+            [ft.Text("Last hour", size=18, weight=ft.FontWeight.W_600), self.chart_source],
+            spacing=4,
+            tight=True,
         )
         # Everything drawn from the API's answers: faded while they are out of date.
         self.figures = ft.Column(
@@ -288,7 +279,13 @@ class DashboardView(BaseView):
             picker = self.instance_picker = ft.Dropdown(
                 label="Instance", width=360, options=[], on_select=self._pick_instance
             )
-            self.chart_heading.controls.append(picker)
+            # The heading and the picker side by side, in place of the heading alone.
+            heading_row = ft.Row(
+                alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+                wrap=True,
+                controls=[self.chart_heading, picker],
+            )
+            self.figures.controls[self.figures.controls.index(self.chart_heading)] = heading_row
         if picker is None:
             return
         if [option.key for option in picker.options or []] != names:

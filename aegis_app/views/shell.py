@@ -25,6 +25,9 @@ CONTENT_PADDING = 24
 NARROW_CONTENT_PADDING = 12
 NARROW_BELOW = 720
 """Window width (logical px) under which the rail collapses into a menu."""
+# Shared by every session's shell, never changed (see components.outline).
+TITLE_STYLE = ft.TextStyle(size=22, weight=ft.FontWeight.BOLD, color=ft.Colors.ON_SURFACE)
+ACTIONS_PADDING = ft.Padding.only(right=12)
 
 
 def sends_its_own_updates() -> None:
@@ -113,10 +116,8 @@ class Shell:
                 title="Aegis",
                 # The colour is explicit: without it the Linux desktop client drew the
                 # title in white on the light bar (the web client inherited a dark one).
-                title_text_style=ft.TextStyle(
-                    size=22, weight=ft.FontWeight.BOLD, color=ft.Colors.ON_SURFACE
-                ),
-                actions_padding=ft.Padding.only(right=12),
+                title_text_style=TITLE_STYLE,
+                actions_padding=ACTIONS_PADDING,
                 leading=ft.Row([self.brand, self.menu], alignment=ft.MainAxisAlignment.CENTER),
                 bgcolor=ft.Colors.SURFACE_CONTAINER,
                 actions=[
