@@ -4,21 +4,31 @@ A chart of Flet controls costs a control per point, per viewer: 480 points made 
 dashboard session weigh 3 MB. An image is one control whose bytes are shared by every
 session that shows the same reading (see :mod:`aegis_app.views.live_figures`), and is
 drawn in the light and the dark palette so each viewer gets the one its theme needs.
-Each chart also has a sentence that says what it shows, for screen readers and for
-anyone who would rather read the figures.
+Each chart also has a sentence that says what it shows, for screen readers (the
+image's label) and for anyone who would rather read the figures (drawn under the chart).
+The card's frame is drawn in the image too: a chart card is then one control per
+session, where a frame, a column and a text beside the image made four.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
 
 WIDTH, HEIGHT = 560, 200
+"""The chart itself, inside the card's padding."""
 LEFT, RIGHT, TOP, BOTTOM = 46, 10, 40, 24
 """The plot area's margins: the title and newest value above, the value labels on the
 left and the times below. Drawn in the image, they cost no controls."""
+PADDING = 16
+SUMMARY_HEIGHT = 28
+"""The sentence under the chart."""
+CARD_WIDTH, CARD_HEIGHT = WIDTH + 2 * PADDING, HEIGHT + SUMMARY_HEIGHT + 2 * PADDING
+CORNER_RADIUS = 12
+WAITING = "waiting for figures…"
 
 
 @dataclass(frozen=True)
@@ -72,11 +82,33 @@ def draw_series(
     oldest = (now - samples[0][0]).total_seconds() / 60 if samples else 1.0
     span = min(float(window_minutes), max(1.0, oldest))
     latest = f"{values[-1]:.1f} {series.unit}" if values else "no data yet"
+    return _figure(series, latest, summarise(series, values, span), samples, now, span, top)
+
+
+@functools.cache
+def waiting_figure(series: Series) -> ChartFigure:
+    """The card before the first reading: the same for every session."""
+    summary = f"{series.title}: {WAITING}"
+    return _figure(series, "", summary, [], datetime.now(), 60.0, series.fixed_max or 1.0)
+
+
+def _figure(
+    series: Series,
+    latest: str,
+    summary: str,
+    samples: Sequence[tuple[datetime, float]],
+    now: datetime,
+    span: float,
+    top: float,
+) -> ChartFigure:
+    def drawn(color: str, palette: Palette) -> bytes:
+        return _svg(series.title, latest, summary, samples, now, span, top, color, palette)
+
     return ChartFigure(
         latest=latest,
-        summary=summarise(series, values, span),
-        light_svg=_svg(series.title, latest, samples, now, span, top, series.light_color, LIGHT),
-        dark_svg=_svg(series.title, latest, samples, now, span, top, series.dark_color, DARK),
+        summary=summary,
+        light_svg=drawn(series.light_color, LIGHT),
+        dark_svg=drawn(series.dark_color, DARK),
     )
 
 
@@ -105,6 +137,7 @@ def nice_ceiling(value: float) -> float:
 def _svg(
     title: str,
     latest: str,
+    summary: str,
     samples: Sequence[tuple[datetime, float]],
     now: datetime,
     span_minutes: float,
@@ -123,8 +156,13 @@ def _svg(
         return bottom - plot_h * min(1.0, max(0.0, value / top))
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CARD_WIDTH} {CARD_HEIGHT}" '
+        f'width="{CARD_WIDTH}" height="{CARD_HEIGHT}" font-family="sans-serif" font-size="11">',
+        f'<rect x="0.5" y="0.5" width="{CARD_WIDTH - 1}" height="{CARD_HEIGHT - 1}" '
+        f'rx="{CORNER_RADIUS}" fill="none" stroke="{palette.grid}" stroke-width="1"/>',
+        f'<text x="{PADDING}" y="{PADDING + HEIGHT + SUMMARY_HEIGHT - 6}" font-size="12" '
+        f'fill="{palette.text}">{escape(summary)}</text>',
+        f'<g transform="translate({PADDING},{PADDING})">',
         f'<text x="0" y="18" font-size="15" font-weight="600" fill="{palette.heading}">'
         f"{escape(title)}</text>",
         f'<text x="{WIDTH}" y="20" text-anchor="end" font-size="20" font-weight="600" '
@@ -158,7 +196,7 @@ def _svg(
             f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2" '
             'stroke-linejoin="round" stroke-linecap="round"/>'
         )
-    parts.append("</svg>")
+    parts.append("</g></svg>")
     return "".join(parts).encode()
 
 

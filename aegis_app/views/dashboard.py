@@ -17,7 +17,7 @@ import flet as ft
 
 from aegis_app.api_client import APIError, DatabaseUnavailable, SessionEnded, error_for
 from aegis_app.views.base import BaseView
-from aegis_app.views.chart_images import SERIES, ChartFigure
+from aegis_app.views.chart_images import SERIES, ChartFigure, Series, waiting_figure
 from aegis_app.views.components import (
     BANNER_PADDING,
     CARD_PADDING,
@@ -94,7 +94,8 @@ class DashboardView(BaseView):
         """Built when a second instance reports: most deployments have one."""
         self.last_success: datetime | None = None
         self.latest: DashboardReading | None = None
-        self.charts = [ChartCard(series.title) for series in SERIES]
+        dark = uses_dark_theme(self.page)
+        self.charts = [ChartCard(series, dark=dark) for series in SERIES]
         self.chart_heading = ft.Column(
             [ft.Text("Last hour", size=18, weight=ft.FontWeight.W_600), self.chart_source],
             spacing=4,
@@ -318,32 +319,32 @@ class OutageBanner:
 
 
 class ChartCard:
-    """A chart's card: the image (title and newest value drawn in it) and the figures
-    in words. Four controls, whatever the number of points."""
+    """A chart's card: one image, its frame, title, newest value and the figures in words
+    drawn in it, and the words again as its label for screen readers. One control,
+    whatever the number of points."""
 
-    def __init__(self, title: str) -> None:
-        self.image = ft.Image(src=b"", fit=ft.BoxFit.CONTAIN, visible=False)
-        self.summary = ft.Text(f"{title}: waiting for figures…", size=12)
-        self.figure = ft.Column([self.image, self.summary], tight=True, spacing=8)
-        self.control = ft.Container(
+    def __init__(self, series: Series, *, dark: bool) -> None:
+        waiting = waiting_figure(series)
+        self.image = ft.Image(
+            src=waiting.dark_svg if dark else waiting.light_svg,
             col=CHART_COLUMNS,
-            padding=16,
-            border_radius=12,
-            border=outline(ft.Colors.OUTLINE_VARIANT),
-            content=self.figure,
+            fit=ft.BoxFit.CONTAIN,
+            semantics_label=waiting.summary,
         )
+        self.control = self.image
+
+    @property
+    def summary(self) -> str:
+        return self.image.semantics_label or ""
 
     def show(self, figure: ChartFigure, changes: Changes, *, dark: bool) -> None:
         # The same bytes object for every viewer of this reading: shared, not copied.
         svg = figure.dark_svg if dark else figure.light_svg
-        if self.image.src is svg and self.summary.value == figure.summary:
+        if self.image.src is svg:
             return
         self.image.src = svg
         self.image.semantics_label = figure.summary
-        self.image.visible = True
-        self.summary.value = figure.summary
-        # The image and its words change together: one message for both, not two.
-        changes.controls[id(self.figure)] = self.figure
+        changes.controls[id(self.image)] = self.image
 
 
 class ComponentCard:
