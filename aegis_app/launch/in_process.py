@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -40,8 +40,8 @@ class InProcessTransport(httpx.ASGITransport):
         self._marked_app = InProcessMark(app)
         self._client_address = client
         self._in_flight: set[asyncio.Future[Any]] = set()
-        self._streams: set[asyncio.Event] = set()
-        """One per open event stream: set, it tells the app its reader is gone."""
+        self._streams: dict[asyncio.Future[Any], Callable[[], None]] = {}
+        """One per open event stream: called, it tells the app its reader is gone."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("accept") == EVENT_STREAM:
@@ -62,16 +62,26 @@ class InProcessTransport(httpx.ASGITransport):
 
     async def aclose(self) -> None:
         """Closing the session's client waits (briefly) for requests it walked away from."""
-        for gone in self._streams:
-            gone.set()
+        for reader_gone in list(self._streams.values()):
+            reader_gone()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=IN_FLIGHT_GRACE_SECONDS)
         await super().aclose()
 
     async def _stream(self, request: httpx.Request) -> httpx.Response:
-        """Run the request and hand its body over chunk by chunk, as it is sent."""
+        """Run the request and hand its body over chunk by chunk, as it is sent.
+
+        The scope says ASGI spec 2.4: the app then needs no task of its own listening
+        for a disconnect (Starlette's streaming response otherwise keeps a task group
+        and two tasks per stream, for as long as a dashboard stays open). A reader that
+        goes away cancels the app's task instead, once its response has started: by
+        then the route's own work is done and only the body's generator is waiting,
+        which stops (and unsubscribes) where it waits. Before that the request is left
+        to finish, as every in-process request is, and cancelled when it starts.
+        """
         messages: asyncio.Queue[Message | None] = asyncio.Queue()
         gone = asyncio.Event()
+        started = False
         request_read = False
 
         async def receive() -> Message:
@@ -83,40 +93,54 @@ class InProcessTransport(httpx.ASGITransport):
             return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = _is_event_stream(message)
+                if started and gone.is_set():
+                    # Cancelled at the body's first wait, inside its generator.
+                    asyncio.get_running_loop().call_soon(task.cancel)
             await messages.put(message)
 
         task = asyncio.ensure_future(
             self._marked_app(_scope(request, self._client_address), receive, send)
         )
         self._in_flight.add(task)
-        self._streams.add(gone)
         task.add_done_callback(self._finished)
+
+        def reader_gone() -> None:
+            gone.set()
+            if started and not task.done():
+                task.cancel()
+
+        self._streams[task] = reader_gone
 
         def ended(_: asyncio.Future[Any]) -> None:
             messages.put_nowait(None)
-            self._streams.discard(gone)
+            self._streams.pop(task, None)
 
         task.add_done_callback(ended)
         try:
             start = await messages.get()
         except asyncio.CancelledError:
-            gone.set()
+            reader_gone()
             raise
         if start is None or start["type"] != "http.response.start":
-            gone.set()
+            reader_gone()
             return httpx.Response(500, request=request)
         return httpx.Response(
             start["status"],
             headers=start.get("headers", []),
-            stream=_StreamedBody(messages, gone),
+            stream=_StreamedBody(messages, reader_gone),
             request=request,
         )
 
 
 class _StreamedBody(httpx.AsyncByteStream):
-    def __init__(self, messages: asyncio.Queue[Message | None], gone: asyncio.Event) -> None:
+    def __init__(
+        self, messages: asyncio.Queue[Message | None], reader_gone: Callable[[], None]
+    ) -> None:
         self._messages = messages
-        self._gone = gone
+        self._reader_gone = reader_gone
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while (message := await self._messages.get()) is not None:
@@ -128,14 +152,23 @@ class _StreamedBody(httpx.AsyncByteStream):
                 return
 
     async def aclose(self) -> None:
-        # The app sees a disconnect and stops its generator (which unsubscribes).
-        self._gone.set()
+        # The app's generator stops where it waits (and unsubscribes).
+        self._reader_gone()
+
+
+def _is_event_stream(start: Message) -> bool:
+    """A streamed answer, as opposed to a refusal answered whole (a 401, say), which is
+    left to finish on its own."""
+    return any(
+        name.lower() == b"content-type" and value.startswith(EVENT_STREAM.encode())
+        for name, value in start.get("headers", [])
+    )
 
 
 def _scope(request: httpx.Request, client: tuple[str, int]) -> dict[str, object]:
     return {
         "type": "http",
-        "asgi": {"version": "3.0"},
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
         "method": request.method,
         "headers": [(name.lower(), value) for name, value in request.headers.raw],
