@@ -26,6 +26,7 @@ from aegis_app.views.components import (
     status_style,
 )
 from aegis_app.views.live_figures import READINGS, ComponentFigure, DashboardReading
+from aegis_app.views.property_patch import Path, send_properties
 
 RETRY_SECONDS = 5.0
 """After the stream failed (the server went away, say): when to open it again."""
@@ -44,11 +45,12 @@ PROBLEM = "problem"
 
 
 class Changes:
-    """What a reading changed, so that only those controls are sent.
+    """What a reading changed, so that only those values are sent.
 
     Flet's ``update()`` walks the whole subtree it is given, unchanged controls and all;
-    updating each changed control alone costs a fraction of diffing the dashboard.
-    A change of structure (cards added, options replaced) sends the whole view.
+    the changed values alone, in one message (``send_properties``), cost a fraction of
+    diffing the dashboard. A change of structure (cards added, options replaced) sends
+    the whole view.
     """
 
     def __init__(self) -> None:
@@ -82,6 +84,8 @@ class DashboardView(BaseView):
             content=ft.Row([self.banner_icon, self.banner_text]),
         )
         self.changes = Changes()
+        self.paths: dict[int, Path] = {}
+        """Where each changed control sits in the layout, for ``send_properties``."""
         self.outage: OutageBanner | None = None
         """Built at the first outage: most dashboards never show one."""
         self.status_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
@@ -181,8 +185,8 @@ class DashboardView(BaseView):
         self.push()
 
     def push(self) -> None:
-        """Send what changed: each changed control alone, or the view after a change of
-        structure. Never the shell around it."""
+        """Send what changed: the changed values in one message, or the view after a
+        change of structure. Never the shell around it."""
         changes, self.changes = self.changes, Changes()
         # RuntimeError: the view is not on the page (left, or not mounted yet).
         with contextlib.suppress(RuntimeError):
@@ -191,7 +195,7 @@ class DashboardView(BaseView):
             if changes.structure:
                 page.update(self.body)
             elif changes.controls:
-                page.update(*changes.controls.values())
+                send_properties(page, self.layout, changes.controls.values(), self.paths)
 
     async def _pick_instance(self, event: ft.Event[ft.Dropdown]) -> None:
         self.chart_instance = event.control.value or None

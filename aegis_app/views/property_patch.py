@@ -1,0 +1,157 @@
+"""Send new property values of controls already on the client as one Flet patch.
+
+A live dashboard changes about nine values per reading (the time, the cards' texts, the
+charts' images) and nothing else. Flet 0.82.2 sends each ``page.update(control)`` as
+its own message, after running its diff over the control: a generic walk of every
+field, list and dict it holds (``_internals`` included), for values that are known
+already. With 1,000 dashboards open, that was a third of the server's CPU per reading
+(issue 10).
+
+:func:`send_properties` reads what Flet recorded for each control (its ``__changes``:
+the properties set since the client last heard of it) and, when every recorded value
+is a plain one (text, number, bytes, a colour or icon name), sends them in a single
+``PATCH_CONTROL`` message rooted at one ancestor, with the same ``replace`` operations
+Flet's diff would have made. It then clears the record, as Flet's diff does, so a later
+``update()`` does not send them again. Anything else (a border, a list of controls, a
+control the client has not been sent yet, a session between connections) goes through
+Flet's own ``page.update``, and so does a control on which nothing was set (a list of
+it changed in place, say: Flet's record does not see that). ``tests/aegis_app/test_property_patch.py`` pins the
+equivalence with Flet's diff, so a Flet upgrade that changes the wire shows up there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import flet as ft
+from flet.controls.object_patch import ObjectPatch
+from flet.messaging.protocol import ClientAction, ClientMessage, PatchControlBody
+
+RECORD = "__changes"
+"""The attribute in which Flet's ``__setattr__`` keeps each changed property's old value."""
+PLAIN_TYPES = (str, int, float, bool, bytes, type(None))
+"""Values sent as they are: ``ft.Colors`` and ``ft.Icons`` members are ``str``/``int``."""
+
+Operation = dict[str, Any]
+
+
+Path = list[str | int]
+
+
+def send_properties(
+    page: ft.BasePage,
+    root: ft.Control,
+    controls: Iterable[ft.Control],
+    paths: dict[int, Path] | None = None,
+) -> None:
+    """Send the recorded property changes of ``controls`` (all under ``root``) to the
+    client: plain ones as one message, the rest through Flet's own diff.
+
+    ``paths`` keeps each control's place under ``root`` between calls; a kept place is
+    checked against the tree before it is used, so a tree that changed is never wrong.
+    """
+    paths = {} if paths is None else paths
+    operations: list[Operation] = []
+    sent: list[dict[str, Any]] = []
+    by_flet: list[ft.Control] = []
+    # A page that is not a session's own (an embedded one) is left to Flet.
+    connection = page.session.connection if isinstance(page, ft.Page) else None
+    for control in controls:
+        recorded = _plain_changes(control)
+        path = _path(root, control, paths) if recorded is not None and connection else None
+        if recorded is None or path is None:
+            by_flet.append(control)
+            continue
+        operations += (
+            {"op": "replace", "path": [*path, name], "value": getattr(control, name)}
+            for name in recorded
+        )
+        sent.append(recorded)
+    if operations and connection is not None:
+        patch = ObjectPatch(operations).to_message()  # type: ignore[no-untyped-call]
+        connection.send_message(
+            ClientMessage(ClientAction.PATCH_CONTROL, PatchControlBody(root._i, patch))
+        )
+    for recorded in sent:
+        recorded.clear()
+    if by_flet:
+        page.update(*by_flet)
+
+
+def plain_operations(root: ft.Control, controls: Iterable[ft.Control]) -> list[Operation]:
+    """The operations :func:`send_properties` would send for ``controls``, without
+    sending anything: for the test that compares them with Flet's diff."""
+    operations: list[Operation] = []
+    for control in controls:
+        recorded = _plain_changes(control)
+        path = _path(root, control, {}) if recorded is not None else None
+        if recorded is not None and path is not None:
+            operations += (
+                {"op": "replace", "path": [*path, name], "value": getattr(control, name)}
+                for name in recorded
+            )
+    return operations
+
+
+def _plain_changes(control: ft.Control) -> dict[str, Any] | None:
+    """Flet's record of ``control``'s changed properties, if all are plain values; None
+    if the client has not been sent the control yet, if nothing was set on it, or if a
+    value needs Flet's diff."""
+    recorded: dict[str, Any] | None = getattr(control, RECORD, None)
+    if not recorded:
+        return None  # not sent yet, or only changed inside its lists: Flet's diff finds out
+    for name in recorded:
+        # Event handlers go over the wire as "has a handler", which Flet's diff works out.
+        if name.startswith("on_") or not isinstance(getattr(control, name), PLAIN_TYPES):
+            return None
+    return recorded
+
+
+def _path(root: ft.Control, control: ft.Control, paths: dict[int, Path]) -> Path | None:
+    """Where ``control`` sits under ``root``, as the wire names it (``["controls", 2,
+    "content"]``); None if it is not under ``root`` through ``content``/``controls``."""
+    kept = paths.get(id(control))
+    if kept is not None and _follow(root, kept) is control:
+        return kept
+    found = _search(root, control)
+    if found is not None:
+        paths[id(control)] = found
+    return found
+
+
+def _follow(root: ft.Control, path: Path) -> Any:
+    node: Any = root
+    for step in path:
+        try:
+            node = node[step] if isinstance(step, int) else getattr(node, step)
+        except (AttributeError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _search(root: ft.Control, control: ft.Control) -> Path | None:
+    steps: Path = []
+    node: Any = control
+    while node is not root:
+        parent = node.parent
+        if parent is None:
+            return None
+        if getattr(parent, "content", None) is node:
+            steps.append("content")
+        else:
+            children = getattr(parent, "controls", None)
+            index = _index_of(children, node) if isinstance(children, list) else None
+            if index is None:
+                return None
+            steps += (index, "controls")
+        node = parent
+    steps.reverse()
+    return steps
+
+
+def _index_of(children: list[Any], child: Any) -> int | None:
+    for index, candidate in enumerate(children):
+        if candidate is child:
+            return index
+    return None

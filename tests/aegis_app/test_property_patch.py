@@ -1,0 +1,138 @@
+"""``send_properties``: the changed values of a live dashboard, as Flet's diff would send
+them, in one message. These tests fail when a Flet upgrade changes the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+import msgpack
+from flet.controls.base_control import BaseControl
+from flet.controls.object_patch import ObjectPatch, Operation
+from flet.messaging.protocol import ClientAction, decode_ext_from_msgpack
+
+from aegis_app.views.components import outline
+from aegis_app.views.dashboard import DashboardView
+from aegis_app.views.property_patch import Path, plain_operations, send_properties
+from tests.aegis_app.pilot import Pilot
+from tests.waiting import wait_for
+
+Replacements = dict[tuple[Any, ...], Any]
+
+
+async def quiet_dashboard(pilot: Pilot) -> DashboardView:
+    """The dashboard with its first reading shown and its live feed stopped, so that
+    only the test changes it."""
+    view = pilot.view_as(DashboardView)
+    await wait_for(lambda: view.latest is not None, 10, what="the first reading")
+    view.cancel_tasks()
+    await pilot.wait_idle()
+    return view
+
+
+def change_a_reading(view: DashboardView) -> list[ft.Control]:
+    """What a new reading changes: the time, a card's words, a chart, the banner's colour."""
+    card = next(iter(view.cards.values()))
+    view.updated.value = "Updated 23:59:59"
+    card.text.value = "### API Down\nNo answer."
+    view.charts[0].image.src = "<svg>new</svg>"
+    view.charts[0].image.semantics_label = "CPU: new figures."
+    view.banner_text.color = ft.Colors.RED
+    return [view.updated, card.text, view.charts[0].image, view.banner_text]
+
+
+def replacements(message: list[Any]) -> Replacements:
+    """A patch message (``ObjectPatch.to_message``'s shape: the tree of paths, then the
+    operations) as {path: value} for its ``replace`` operations."""
+    tree, *operations = message
+    paths: dict[int, tuple[Any, ...]] = {}
+
+    def walk(node: list[Any], path: tuple[Any, ...]) -> None:
+        paths[node[0]] = path
+        for key, child in (node[1] if len(node) > 1 else {}).items():
+            walk(child, (*path, key))
+
+    walk(tree, ())
+    replaced: Replacements = {}
+    for operation, node, key, *value in operations:
+        assert Operation(operation) == Operation.Replace, f"not a replace: {operation}"
+        replaced[(*paths[node], key)] = value[0]
+    return replaced
+
+
+def patch_frames(pilot: Pilot, since: int) -> list[dict[str, Any]]:
+    bodies = []
+    for frame in pilot.conn.frames[since:]:
+        action, body = msgpack.unpackb(
+            frame, ext_hook=decode_ext_from_msgpack, strict_map_key=False
+        )
+        if ClientAction(action) == ClientAction.PATCH_CONTROL:
+            bodies.append(body)
+    return bodies
+
+
+def flet_diff(root: ft.Control) -> Replacements:
+    patch, _added, _removed = ObjectPatch.from_diff(root, root, control_cls=BaseControl)
+    return replacements(patch.to_message())
+
+
+async def test_the_operations_are_those_of_flets_own_diff(signed_in_pilot: Pilot) -> None:
+    view = await quiet_dashboard(signed_in_pilot)
+    changed = change_a_reading(view)
+    ours = {tuple(op["path"]): op["value"] for op in plain_operations(view.layout, changed)}
+    assert len(ours) == 5, ours
+    assert ours == flet_diff(view.layout)
+
+
+async def test_one_message_and_nothing_left_for_flet_to_send(signed_in_pilot: Pilot) -> None:
+    view = await quiet_dashboard(signed_in_pilot)
+    changed = change_a_reading(view)
+    before = len(signed_in_pilot.conn.frames)
+    send_properties(view.layout.page, view.layout, changed)
+    [body] = patch_frames(signed_in_pilot, before)
+    assert body["id"] == view.layout._i
+    sent = replacements(body["patch"])
+    assert "Updated 23:59:59" in sent.values()
+    assert "<svg>new</svg>" in sent.values()
+    assert flet_diff(view.layout) == {}, "Flet would send the same values again"
+
+
+async def test_a_border_goes_through_flets_diff(signed_in_pilot: Pilot) -> None:
+    view = await quiet_dashboard(signed_in_pilot)
+    view.banner.border = outline(ft.Colors.RED)
+    view.banner_text.value = "Down. Something is wrong."
+    before = len(signed_in_pilot.conn.frames)
+    send_properties(view.layout.page, view.layout, [view.banner, view.banner_text])
+    ours, flets = patch_frames(signed_in_pilot, before)
+    assert ours["id"] == view.layout._i
+    assert list(replacements(ours["patch"]).values()) == ["Down. Something is wrong."]
+    assert flets["id"] == view.banner._i
+    assert "border" in str(flets["patch"])
+    assert flet_diff(view.layout) == {}
+
+
+async def test_a_kept_place_that_no_longer_holds_is_found_again(signed_in_pilot: Pilot) -> None:
+    view = await quiet_dashboard(signed_in_pilot)
+    view.updated.value = "Updated 00:00:01"
+    right = plain_operations(view.layout, [view.updated])[0]["path"][:-1]
+    paths: dict[int, Path] = {id(view.updated): ["controls", 0]}  # somewhere else
+    before = len(signed_in_pilot.conn.frames)
+    send_properties(view.layout.page, view.layout, [view.updated], paths)
+    [body] = patch_frames(signed_in_pilot, before)
+    assert replacements(body["patch"]) == {(*right, "value"): "Updated 00:00:01"}
+    assert paths[id(view.updated)] == right
+
+
+async def test_a_control_the_client_has_not_been_sent_goes_through_flet(
+    signed_in_pilot: Pilot,
+) -> None:
+    view = await quiet_dashboard(signed_in_pilot)
+    new = ft.Text("new")
+    view.figures.controls.append(new)
+    new.value = "newer"
+    assert plain_operations(view.layout, [new]) == []
+    before = len(signed_in_pilot.conn.frames)
+    send_properties(view.layout.page, view.layout, [view.figures])
+    [body] = patch_frames(signed_in_pilot, before)
+    assert body["id"] == view.figures._i
+    assert "newer" in str(body["patch"])
