@@ -15,8 +15,9 @@ Flet's diff would have made. It then clears the record, as Flet's diff does, so 
 ``update()`` does not send them again. Anything else (a border, a list of controls, a
 control the client has not been sent yet, a session between connections) goes through
 Flet's own ``page.update``, and so does a control on which nothing was set (a list of
-it changed in place, say: Flet's record does not see that). ``tests/aegis_app/test_property_patch.py`` pins the
-equivalence with Flet's diff, so a Flet upgrade that changes the wire shows up there.
+it changed in place, say: Flet's record does not see that).
+``tests/aegis_app/test_property_patch.py`` pins the equivalence with Flet's diff, so a
+Flet upgrade that changes the wire shows up there.
 """
 
 from __future__ import annotations
