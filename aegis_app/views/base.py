@@ -71,8 +71,16 @@ class BaseView:
         self.params: dict[str, str] = {}
         self._tasks: set[Future[Any]] = set()
         self._waiting: list[Callable[[], Awaitable[None]]] = []
-        self.error_text = ft.Text("", color=ft.Colors.ERROR, visible=False, selectable=True)
+        self._error_text: ft.Text | None = None
         self._body: ft.Control | None = None
+
+    @property
+    def error_text(self) -> ft.Text:
+        """Where the view says what went wrong; built when first asked for, so a view
+        that places it only once something fails (the dashboard) costs no control."""
+        if self._error_text is None:
+            self._error_text = ft.Text("", color=ft.Colors.ERROR, visible=False, selectable=True)
+        return self._error_text
 
     @property
     def body(self) -> ft.Control:

@@ -17,22 +17,24 @@ import flet as ft
 
 from aegis_app.api_client import APIError, DatabaseUnavailable, SessionEnded, error_for
 from aegis_app.views.base import BaseView
-from aegis_app.views.chart_images import SERIES, ChartFigure, Series, waiting_figure
-from aegis_app.views.components import (
-    BANNER_PADDING,
-    CARD_PADDING,
-    outline,
-    page_header,
-    status_style,
+from aegis_app.views.chart_images import SERIES
+from aegis_app.views.components import BANNER_PADDING, outline, page_header, status_style
+from aegis_app.views.dashboard_cards import (
+    Changes,
+    ChartCard,
+    ComponentCard,
+    OutageBanner,
 )
 from aegis_app.views.live_figures import READINGS, ComponentFigure, DashboardReading
 from aegis_app.views.property_patch import Path, send_properties
 
 RETRY_SECONDS = 5.0
 """After the stream failed (the server went away, say): when to open it again."""
-ResponsiveColumns = dict[str | ft.ResponsiveRowBreakpoint, int | float]
-CARD_COLUMNS: ResponsiveColumns = {"xs": 12, "md": 6, "xl": 3}
-CHART_COLUMNS: ResponsiveColumns = {"xs": 12, "lg": 6}
+WHOLE_ROW = 12
+# Shared by every session, so never changed in place: 6 between the banner and its
+# source line, then 18 above the cards and above the charts' heading.
+GRID_MARGIN = ft.Margin.only(top=12)
+HEADING_MARGIN = ft.Margin.only(top=6)
 STALE_OPACITY = 0.6
 """The last figures, kept on screen during a database outage, are faded to this."""
 OVERALL_MESSAGE = {
@@ -42,26 +44,6 @@ OVERALL_MESSAGE = {
 }
 READING = "reading"
 PROBLEM = "problem"
-
-
-class Changes:
-    """What a reading changed, so that only those values are sent.
-
-    Flet's ``update()`` walks the whole subtree it is given, unchanged controls and all;
-    the changed values alone, in one message (``send_properties``), cost a fraction of
-    diffing the dashboard. A change of structure (cards added, options replaced) sends
-    the whole view.
-    """
-
-    def __init__(self) -> None:
-        self.controls: dict[int, ft.Control] = {}
-        self.structure = False
-
-    def set(self, control: ft.Control, name: str, value: Any) -> None:
-        """Set a property only when it changes: an unchanged value sends nothing."""
-        if getattr(control, name) != value:
-            setattr(control, name, value)
-            self.controls[id(control)] = control
 
 
 class DashboardView(BaseView):
@@ -86,11 +68,11 @@ class DashboardView(BaseView):
         self.changes = Changes()
         self.paths: dict[int, Path] = {}
         """Where each changed control sits in the layout, for ``send_properties``."""
+        self.error_placed = False
         self.outage: OutageBanner | None = None
         """Built at the first outage: most dashboards never show one."""
         self.status_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
         self.cards: dict[str, ComponentCard] = {}
-        self.card_row = ft.ResponsiveRow(spacing=12, run_spacing=12)
         self.chart_instance: str | None = None
         """The instance whose figures the viewer picked; None: the server's choice."""
         self.chart_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
@@ -100,23 +82,22 @@ class DashboardView(BaseView):
         self.latest: DashboardReading | None = None
         dark = uses_dark_theme(self.page)
         self.charts = [ChartCard(series, dark=dark) for series in SERIES]
-        self.chart_heading = ft.Column(
+        self.chart_heading: ft.LayoutControl = ft.Column(
             [ft.Text("Last hour", size=18, weight=ft.FontWeight.W_600), self.chart_source],
             spacing=4,
             tight=True,
+            col=WHOLE_ROW,
+            margin=HEADING_MARGIN,
         )
+        # The cards, the charts' heading and the charts share one responsive grid: a row
+        # for each would cost every session two more controls.
+        self.grid = ft.ResponsiveRow(spacing=12, run_spacing=12, margin=GRID_MARGIN)
+        self._lay_out_grid()
         # Everything drawn from the API's answers: faded while they are out of date.
         self.figures = ft.Column(
-            spacing=18,
+            spacing=6,
             horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            controls=[
-                ft.Column([self.banner, self.status_source], spacing=6),
-                self.card_row,
-                self.chart_heading,
-                ft.ResponsiveRow(
-                    spacing=12, run_spacing=12, controls=[chart.control for chart in self.charts]
-                ),
-            ],
+            controls=[self.banner, self.status_source, self.grid],
         )
         self.layout = ft.Column(
             spacing=18,
@@ -125,7 +106,6 @@ class DashboardView(BaseView):
                 page_header(
                     f"Welcome, {user.full_name if user else ''}", "Live system health", self.updated
                 ),
-                self.error_text,
                 self.figures,
             ],
         )
@@ -176,6 +156,20 @@ class DashboardView(BaseView):
         self.last_success = datetime.now()
         self.changes.set(self.updated, "value", f"Updated {self.last_success.strftime('%H:%M:%S')}")
         self.push()
+
+    def show_error(self, message: str | None) -> None:
+        """The error above the figures, placed there when the first one comes: most
+        dashboards never show one."""
+        if not self.error_placed:
+            if not message:
+                return
+            self.layout.controls.insert(self.layout.controls.index(self.figures), self.error_text)
+            self.error_placed = True
+            self.changes.structure = True
+        text = self.error_text
+        self.changes.set(text, "value", message or "")
+        self.changes.set(text, "semantics_label", message or None)
+        self.changes.set(text, "visible", bool(message))
 
     def _show_failure(self, error: APIError) -> None:
         if isinstance(error, DatabaseUnavailable):
@@ -243,7 +237,7 @@ class DashboardView(BaseView):
         names = [figure.name for figure in components]
         if names != list(self.cards):
             self.cards = {name: ComponentCard() for name in names}
-            self.card_row.controls = [card.control for card in self.cards.values()]
+            self._lay_out_grid()
             changes.structure = True
         for figure, card in zip(components, self.cards.values(), strict=True):
             card.show(figure, changes)
@@ -262,6 +256,13 @@ class DashboardView(BaseView):
         for card, figure in zip(self.charts, reading.charts, strict=True):
             card.show(figure, self.changes, dark=dark)
         self._show_chart_source(reading.metrics)
+
+    def _lay_out_grid(self) -> None:
+        self.grid.controls = [
+            *(card.control for card in self.cards.values()),
+            self.chart_heading,
+            *(chart.control for chart in self.charts),
+        ]
 
     def _show_chart_source(self, metrics: dict[str, Any]) -> None:
         """Say whose figures the charts show and, with several instances, let the viewer
@@ -285,12 +286,16 @@ class DashboardView(BaseView):
                 label="Instance", width=360, options=[], on_select=self._pick_instance
             )
             # The heading and the picker side by side, in place of the heading alone.
-            heading_row = ft.Row(
+            heading = self.chart_heading
+            self.chart_heading = ft.Row(
                 alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
                 wrap=True,
-                controls=[self.chart_heading, picker],
+                controls=[heading, picker],
+                col=WHOLE_ROW,
+                margin=HEADING_MARGIN,
             )
-            self.figures.controls[self.figures.controls.index(self.chart_heading)] = heading_row
+            heading.margin = None
+            self._lay_out_grid()
         if picker is None:
             return
         if [option.key for option in picker.options or []] != names:
@@ -304,74 +309,6 @@ class DashboardView(BaseView):
             ]
         self.changes.set(picker, "value", whose if whose in names else None)
         self.changes.set(picker, "visible", len(names) > 1)
-
-
-class OutageBanner:
-    """The database-outage message above the faded figures, in the theme's error roles
-    (readable in light and dark)."""
-
-    def __init__(self) -> None:
-        self.text = ft.Text("", weight=ft.FontWeight.W_600, color=ft.Colors.ON_ERROR_CONTAINER)
-        self.note = ft.Text("", color=ft.Colors.ON_ERROR_CONTAINER, size=13)
-        self.control = ft.Container(
-            padding=BANNER_PADDING,
-            border_radius=12,
-            bgcolor=ft.Colors.ERROR_CONTAINER,
-            border=outline(ft.Colors.ERROR),
-            content=ft.Column([self.text, self.note], spacing=2, tight=True),
-        )
-
-
-class ChartCard:
-    """A chart's card: one image, its frame, title, newest value and the figures in words
-    drawn in it, and the words again as its label for screen readers. One control,
-    whatever the number of points."""
-
-    def __init__(self, series: Series, *, dark: bool) -> None:
-        waiting = waiting_figure(series)
-        self.image = ft.Image(
-            src=waiting.dark_svg if dark else waiting.light_svg,
-            col=CHART_COLUMNS,
-            fit=ft.BoxFit.CONTAIN,
-            semantics_label=waiting.summary,
-        )
-        self.control = self.image
-
-    @property
-    def summary(self) -> str:
-        return self.image.semantics_label or ""
-
-    def show(self, figure: ChartFigure, changes: Changes, *, dark: bool) -> None:
-        # The same bytes object for every viewer of this reading: shared, not copied.
-        svg = figure.dark_svg if dark else figure.light_svg
-        if self.image.src is svg:
-            return
-        self.image.src = svg
-        self.image.semantics_label = figure.summary
-        changes.controls[id(self.image)] = self.image
-
-
-class ComponentCard:
-    """One component: its name, status word, reason and facts as one Markdown text
-    (written once per reading for every viewer, ``live_figures``), in a frame tinted
-    with the status's colour. Two controls; a reading sets the text."""
-
-    def __init__(self) -> None:
-        self.text = ft.Markdown("")
-        self.control = ft.Container(
-            col=CARD_COLUMNS,
-            padding=CARD_PADDING,
-            border_radius=12,
-            border=outline(ft.Colors.OUTLINE_VARIANT),
-            content=self.text,
-        )
-
-    def show(self, figure: ComponentFigure, changes: Changes) -> None:
-        if self.control.bgcolor != figure.tint:
-            self.control.bgcolor = figure.tint
-            self.control.border = outline(figure.color)
-            changes.controls[id(self.control)] = self.control
-        changes.set(self.text, "value", figure.markdown)
 
 
 def uses_dark_theme(page: ft.Page) -> bool:

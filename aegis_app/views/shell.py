@@ -28,6 +28,7 @@ NARROW_BELOW = 720
 # Shared by every session's shell, never changed (see components.outline).
 TITLE_STYLE = ft.TextStyle(size=22, weight=ft.FontWeight.BOLD, color=ft.Colors.ON_SURFACE)
 ACTIONS_PADDING = ft.Padding.only(right=12)
+SIGN_OUT_MARGIN = ft.Margin.only(left=12)
 
 
 def sends_its_own_updates() -> None:
@@ -128,9 +129,11 @@ class Shell:
                         alignment=ft.MainAxisAlignment.CENTER,
                         controls=[self.user_name, self.user_role],
                     ),
-                    ft.Container(width=12),
                     ft.OutlinedButton(
-                        "Sign out", icon=ft.Icons.LOGOUT, on_click=self._sign_out_clicked
+                        "Sign out",
+                        icon=ft.Icons.LOGOUT,
+                        on_click=self._sign_out_clicked,
+                        margin=SIGN_OUT_MARGIN,  # a margin, not a spacer control per session
                     ),
                 ],
             ),

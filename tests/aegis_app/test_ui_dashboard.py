@@ -290,10 +290,13 @@ async def test_a_broken_stream_shows_the_error_and_comes_back(
         raise backend_down
 
     pilot.api.http.event_hooks["request"].append(refuse)
+    sent_before = len(pilot.conn.frames)
     view.cancel_tasks()  # the stream open now breaks; a new one is refused
     view.start_task(view._stay_live)
     await wait_for(lambda: view.error_text.visible, 2, what="the error shown")
     assert "Cannot reach the Aegis server" in (view.error_text.value or "")
+    sent = b"".join(pilot.conn.frames[sent_before:])
+    assert b"Cannot reach the Aegis server" in sent, "the words never reached the client"
     assert view.running_tasks == 1, "an unreachable server does not stop the task"
     pilot.api.http.event_hooks["request"].remove(refuse)
     await next_reading(pilot, view)
