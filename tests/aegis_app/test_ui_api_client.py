@@ -286,9 +286,18 @@ async def test_server_events_are_split_wherever_the_chunks_cut_them() -> None:
     """Over real HTTP (the desktop) an event can arrive in any number of pieces."""
     from aegis_app.api_client import ServerEvent, _server_events
 
-    stream = b'event: reading\ndata: {"a": 1}\n\nevent: problem\ndata: one\ndata: two\n\n'
-    expected = [ServerEvent("reading", b'{"a": 1}'), ServerEvent("problem", b"one\ntwo")]
-    for size in (1, 2, 7, len(stream)):
+    long = b'{"figures": "' + b"7" * 30_000 + b'"}'
+    stream = (
+        b'event: reading\ndata: {"a": 1}\n\nevent: problem\ndata: one\ndata: two\n\n'
+        b": a comment\ndata:no space\n\nevent: reading\ndata: " + long + b"\n\n"
+    )
+    expected = [
+        ServerEvent("reading", b'{"a": 1}'),
+        ServerEvent("problem", b"one\ntwo"),
+        ServerEvent("message", b"no space"),
+        ServerEvent("reading", long),
+    ]
+    for size in (1, 2, 7, 4096, len(stream)):
 
         async def chunks(size: int = size) -> AsyncIterator[bytes]:
             for start in range(0, len(stream), size):
