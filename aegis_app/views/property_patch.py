@@ -26,18 +26,43 @@ from collections.abc import Iterable
 from typing import Any
 
 import flet as ft
-from flet.controls.object_patch import ObjectPatch
-from flet.messaging.protocol import ClientAction, ClientMessage, PatchControlBody
+from flet.controls.object_patch import Operation
+from flet.messaging.protocol import ClientAction, ClientMessage
 
 RECORD = "__changes"
 """The attribute in which Flet's ``__setattr__`` keeps each changed property's old value."""
 PLAIN_TYPES = (str, int, float, bool, bytes, type(None))
 """Values sent as they are: ``ft.Colors`` and ``ft.Icons`` members are ``str``/``int``."""
 
-Operation = dict[str, Any]
-
-
 Path = list[str | int]
+REPLACE = Operation.Replace.value
+
+
+class PlainPatch:
+    """Flet's patch message (``ObjectPatch.to_message``'s shape), built directly: the
+    tree of the paths' nodes, each ``[number, {step: child}]``, then one
+    ``[REPLACE, node number, property, value]`` per value. Plain ints and dicts all the
+    way, so msgpack packs it without calling Flet's encoder for an enum or a dataclass."""
+
+    def __init__(self) -> None:
+        self.tree: list[Any] = [0]
+        self.operations: list[list[Any]] = []
+        self._nodes = 1
+
+    def replace(self, path: Path, name: str, value: Any) -> None:
+        node = self.tree
+        for step in path:
+            if len(node) == 1:
+                node.append({})
+            child = node[1].get(step)
+            if child is None:
+                child = node[1][step] = [self._nodes]
+                self._nodes += 1
+            node = child
+        self.operations.append([REPLACE, node[0], name, value])
+
+    def message(self) -> list[Any]:
+        return [self.tree, *self.operations]
 
 
 def send_properties(
@@ -52,47 +77,41 @@ def send_properties(
     ``paths`` keeps each control's place under ``root`` between calls; a kept place is
     checked against the tree before it is used, so a tree that changed is never wrong.
     """
-    paths = {} if paths is None else paths
-    operations: list[Operation] = []
-    sent: list[dict[str, Any]] = []
-    by_flet: list[ft.Control] = []
     # A page that is not a session's own (an embedded one) is left to Flet.
     connection = page.session.connection if isinstance(page, ft.Page) else None
-    for control in controls:
-        recorded = _plain_changes(control)
-        path = _path(root, control, paths) if recorded is not None and connection else None
-        if recorded is None or path is None:
-            by_flet.append(control)
-            continue
-        operations += (
-            {"op": "replace", "path": [*path, name], "value": getattr(control, name)}
-            for name in recorded
-        )
-        sent.append(recorded)
-    if operations and connection is not None:
-        patch = ObjectPatch(operations).to_message()  # type: ignore[no-untyped-call]
-        connection.send_message(
-            ClientMessage(ClientAction.PATCH_CONTROL, PatchControlBody(root._i, patch))
-        )
+    if connection is None:
+        page.update(*controls)
+        return
+    patch, sent, by_flet = plain_patch(root, controls, paths)
+    if patch.operations:
+        # PatchControlBody's fields, as a dict: msgpack packs it as it is.
+        body = {"id": root._i, "patch": patch.message()}
+        connection.send_message(ClientMessage(ClientAction.PATCH_CONTROL, body))
     for recorded in sent:
-        recorded.clear()
+        recorded.clear()  # as Flet's diff does once it has sent them
     if by_flet:
         page.update(*by_flet)
 
 
-def plain_operations(root: ft.Control, controls: Iterable[ft.Control]) -> list[Operation]:
-    """The operations :func:`send_properties` would send for ``controls``, without
-    sending anything: for the test that compares them with Flet's diff."""
-    operations: list[Operation] = []
+def plain_patch(
+    root: ft.Control, controls: Iterable[ft.Control], paths: dict[int, Path] | None = None
+) -> tuple[PlainPatch, list[dict[str, Any]], list[ft.Control]]:
+    """The patch of ``controls``' plain changes, the records it covers, and the controls
+    left to Flet's diff. Sends nothing (the tests compare it with Flet's diff)."""
+    paths = {} if paths is None else paths
+    patch = PlainPatch()
+    sent: list[dict[str, Any]] = []
+    by_flet: list[ft.Control] = []
     for control in controls:
         recorded = _plain_changes(control)
-        path = _path(root, control, {}) if recorded is not None else None
-        if recorded is not None and path is not None:
-            operations += (
-                {"op": "replace", "path": [*path, name], "value": getattr(control, name)}
-                for name in recorded
-            )
-    return operations
+        path = _path(root, control, paths) if recorded is not None else None
+        if recorded is None or path is None:
+            by_flet.append(control)
+            continue
+        for name in recorded:
+            patch.replace(path, name, getattr(control, name))
+        sent.append(recorded)
+    return patch, sent, by_flet
 
 
 def _plain_changes(control: ft.Control) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from flet.messaging.protocol import ClientAction, decode_ext_from_msgpack
 
 from aegis_app.views.components import outline
 from aegis_app.views.dashboard import DashboardView
-from aegis_app.views.property_patch import Path, plain_operations, send_properties
+from aegis_app.views.property_patch import Path, plain_patch, send_properties
 from tests.aegis_app.pilot import Pilot
 from tests.waiting import wait_for
 
@@ -79,7 +79,9 @@ def flet_diff(root: ft.Control) -> Replacements:
 async def test_the_operations_are_those_of_flets_own_diff(signed_in_pilot: Pilot) -> None:
     view = await quiet_dashboard(signed_in_pilot)
     changed = change_a_reading(view)
-    ours = {tuple(op["path"]): op["value"] for op in plain_operations(view.layout, changed)}
+    patch, _, by_flet = plain_patch(view.layout, changed)
+    assert by_flet == []
+    ours = replacements(patch.message())
     assert len(ours) == 5, ours
     assert ours == flet_diff(view.layout)
 
@@ -114,13 +116,14 @@ async def test_a_border_goes_through_flets_diff(signed_in_pilot: Pilot) -> None:
 async def test_a_kept_place_that_no_longer_holds_is_found_again(signed_in_pilot: Pilot) -> None:
     view = await quiet_dashboard(signed_in_pilot)
     view.updated.value = "Updated 00:00:01"
-    right = plain_operations(view.layout, [view.updated])[0]["path"][:-1]
+    [where] = replacements(plain_patch(view.layout, [view.updated])[0].message())
+    right = where[:-1]
     paths: dict[int, Path] = {id(view.updated): ["controls", 0]}  # somewhere else
     before = len(signed_in_pilot.conn.frames)
     send_properties(view.layout.page, view.layout, [view.updated], paths)
     [body] = patch_frames(signed_in_pilot, before)
     assert replacements(body["patch"]) == {(*right, "value"): "Updated 00:00:01"}
-    assert paths[id(view.updated)] == right
+    assert paths[id(view.updated)] == list(right)
 
 
 async def test_a_control_the_client_has_not_been_sent_goes_through_flet(
@@ -130,7 +133,8 @@ async def test_a_control_the_client_has_not_been_sent_goes_through_flet(
     new = ft.Text("new")
     view.figures.controls.append(new)
     new.value = "newer"
-    assert plain_operations(view.layout, [new]) == []
+    patch, _, by_flet = plain_patch(view.layout, [new])
+    assert patch.operations == [] and by_flet == [new]
     before = len(signed_in_pilot.conn.frames)
     send_properties(view.layout.page, view.layout, [view.figures])
     [body] = patch_frames(signed_in_pilot, before)
