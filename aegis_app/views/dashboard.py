@@ -18,14 +18,20 @@ import flet as ft
 from aegis_app.api_client import APIError, DatabaseUnavailable, SessionEnded, error_for
 from aegis_app.views.base import BaseView
 from aegis_app.views.chart_images import SERIES
-from aegis_app.views.components import BANNER_PADDING, outline, page_header, status_style
+from aegis_app.views.components import BANNER_PADDING, outline, page_header
 from aegis_app.views.dashboard_cards import (
     Changes,
     ChartCard,
     ComponentCard,
     OutageBanner,
 )
-from aegis_app.views.live_figures import READINGS, ComponentFigure, DashboardReading
+from aegis_app.views.live_figures import (
+    READINGS,
+    BannerFigure,
+    ComponentFigure,
+    DashboardReading,
+    describe_instance,
+)
 from aegis_app.views.property_patch import Path, send_properties
 
 RETRY_SECONDS = 5.0
@@ -37,11 +43,6 @@ GRID_MARGIN = ft.Margin.only(top=12)
 HEADING_MARGIN = ft.Margin.only(top=6)
 STALE_OPACITY = 0.6
 """The last figures, kept on screen during a database outage, are faded to this."""
-OVERALL_MESSAGE = {
-    "healthy": "All systems are healthy.",
-    "degraded": "Some components need attention.",
-    "down": "A component is down.",
-}
 READING = "reading"
 PROBLEM = "problem"
 
@@ -69,9 +70,11 @@ class DashboardView(BaseView):
         self.paths: dict[int, Path] = {}
         """Where each changed control sits in the layout, for ``send_properties``."""
         self.error_placed = False
+        self.left = False
         self.outage: OutageBanner | None = None
         """Built at the first outage: most dashboards never show one."""
         self.status_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
+        self.banner_shown: BannerFigure | None = None
         self.cards: dict[str, ComponentCard] = {}
         self.chart_instance: str | None = None
         """The instance whose figures the viewer picked; None: the server's choice."""
@@ -151,7 +154,7 @@ class DashboardView(BaseView):
     def _show_reading(self, reading: DashboardReading) -> None:
         self.show_error(None)
         self._show_outage(None)
-        self._show_status(reading.status, reading.components)
+        self._show_status(reading.banner, reading.components)
         self._show_charts(reading)
         self.last_success = datetime.now()
         self.changes.set(self.updated, "value", f"Updated {self.last_success.strftime('%H:%M:%S')}")
@@ -182,14 +185,19 @@ class DashboardView(BaseView):
         """Send what changed: the changed values in one message, or the view after a
         change of structure. Never the shell around it."""
         changes, self.changes = self.changes, Changes()
-        # RuntimeError: the view is not on the page (left, or not mounted yet).
+        if self.left:
+            return
+        # RuntimeError: the view is not on the page (not mounted yet).
         with contextlib.suppress(RuntimeError):
-            # Found once: each control's own update() walks up to the page twice.
-            page = self.body.page
             if changes.structure:
-                page.update(self.body)
+                self.paths.clear()  # controls moved, or were replaced
+                self.page.update(self.body)
             elif changes.controls:
-                send_properties(page, self.layout, changes.controls.values(), self.paths)
+                send_properties(self.page, self.layout, changes.controls.values(), self.paths)
+
+    async def on_leave(self) -> None:
+        self.left = True  # a push from now on would patch controls the client dropped
+        await super().on_leave()
 
     async def _pick_instance(self, event: ft.Event[ft.Dropdown]) -> None:
         self.chart_instance = event.control.value or None
@@ -220,20 +228,18 @@ class DashboardView(BaseView):
             "and clears this message when the database answers."
         )
 
-    def _show_status(self, status: dict[str, Any], components: tuple[ComponentFigure, ...]) -> None:
-        overall = str(status.get("overall", "unknown"))
-        icon, color, word = status_style(overall)
+    def _show_status(self, banner: BannerFigure, components: tuple[ComponentFigure, ...]) -> None:
         changes = self.changes
-        # Tinted background, full-strength text: readable in light and dark themes.
-        if self.banner_icon.icon != icon:
-            self.banner.border = outline(color)
-        changes.set(self.banner, "bgcolor", ft.Colors.with_opacity(0.14, color))
-        changes.set(self.banner_icon, "icon", icon)
-        changes.set(self.banner_icon, "color", color)
-        changes.set(self.banner_text, "color", color)
-        changes.set(
-            self.banner_text, "value", f"{word}. {OVERALL_MESSAGE.get(overall, '')}".strip()
-        )
+        if banner != self.banner_shown:
+            if self.banner_shown is None or banner.color != self.banner_shown.color:
+                self.banner.border = outline(banner.color)
+            self.banner_shown = banner
+            changes.set(self.banner, "bgcolor", banner.tint)
+            changes.set(self.banner_icon, "icon", banner.icon)
+            changes.set(self.banner_icon, "color", banner.color)
+            changes.set(self.banner_text, "color", banner.color)
+            changes.set(self.banner_text, "value", banner.words)
+            changes.set(self.status_source, "value", banner.source)
         names = [figure.name for figure in components]
         if names != list(self.cards):
             self.cards = {name: ComponentCard() for name in names}
@@ -241,15 +247,6 @@ class DashboardView(BaseView):
             changes.structure = True
         for figure, card in zip(components, self.cards.values(), strict=True):
             card.show(figure, changes)
-        instance = status.get("instance")
-        changes.set(
-            self.status_source,
-            "value",
-            f"Status of instance {describe_instance(instance, status.get('host'))}, "
-            "the one serving this page."
-            if instance
-            else "",
-        )
 
     def _show_charts(self, reading: DashboardReading) -> None:
         dark = uses_dark_theme(self.page)
@@ -315,9 +312,3 @@ def uses_dark_theme(page: ft.Page) -> bool:
     if page.theme_mode == ft.ThemeMode.DARK:
         return True
     return page.theme_mode == ft.ThemeMode.SYSTEM and page.platform_brightness == ft.Brightness.DARK
-
-
-def describe_instance(instance: Any, host: Any) -> str:
-    if not instance:
-        return "unknown"
-    return f"{instance} (host {host})" if host else str(instance)

@@ -38,12 +38,55 @@ class ComponentFigure:
     tint: str
 
 
+OVERALL_MESSAGE = {
+    "healthy": "All systems are healthy.",
+    "degraded": "Some components need attention.",
+    "down": "A component is down.",
+}
+
+
+@dataclass(frozen=True)
+class BannerFigure:
+    """The overall status: its words and colours, and whose status it is. Equal from
+    one reading to the next while nothing changes, so a viewer then sets nothing."""
+
+    icon: ft.IconData
+    color: str
+    tint: str
+    words: str
+    source: str
+
+
 @dataclass(frozen=True)
 class DashboardReading:
     status: dict[str, Any]
     metrics: dict[str, Any]
+    banner: BannerFigure
     charts: tuple[ChartFigure, ...]
     components: tuple[ComponentFigure, ...]
+
+
+def describe_overall(status: dict[str, Any]) -> BannerFigure:
+    overall = str(status.get("overall", "unknown"))
+    icon, color, word = status_style(overall)
+    instance = status.get("instance")
+    return BannerFigure(
+        icon=icon,
+        color=color,
+        # Tinted background, full-strength text: readable in light and dark themes.
+        tint=ft.Colors.with_opacity(0.14, color),
+        words=f"{word}. {OVERALL_MESSAGE.get(overall, '')}".strip(),
+        source=f"Status of instance {describe_instance(instance, status.get('host'))}, "
+        "the one serving this page."
+        if instance
+        else "",
+    )
+
+
+def describe_instance(instance: Any, host: Any) -> str:
+    if not instance:
+        return "unknown"
+    return f"{instance} (host {host})" if host else str(instance)
 
 
 def describe_component(item: dict[str, Any]) -> ComponentFigure:
@@ -69,7 +112,11 @@ def draw_reading(status: dict[str, Any], metrics: dict[str, Any]) -> DashboardRe
         charts.append(draw_series(series, points, now, CHART_MINUTES))
     components = tuple(describe_component(item) for item in status.get("components", []))
     return DashboardReading(
-        status=status, metrics=metrics, charts=tuple(charts), components=components
+        status=status,
+        metrics=metrics,
+        banner=describe_overall(status),
+        charts=tuple(charts),
+        components=components,
     )
 
 

@@ -74,8 +74,9 @@ def send_properties(
     """Send the recorded property changes of ``controls`` (all under ``root``) to the
     client: plain ones as one message, the rest through Flet's own diff.
 
-    ``paths`` keeps each control's place under ``root`` between calls; a kept place is
-    checked against the tree before it is used, so a tree that changed is never wrong.
+    ``paths`` keeps each control's place under ``root`` between calls (finding it
+    walks up the tree and searches each parent's children). The caller empties it
+    whenever the tree under ``root`` changes, as it then sends the tree through Flet.
     """
     # A page that is not a session's own (an embedded one) is left to Flet.
     connection = page.session.connection if isinstance(page, ft.Page) else None
@@ -132,22 +133,11 @@ def _path(root: ft.Control, control: ft.Control, paths: dict[int, Path]) -> Path
     """Where ``control`` sits under ``root``, as the wire names it (``["controls", 2,
     "content"]``); None if it is not under ``root`` through ``content``/``controls``."""
     kept = paths.get(id(control))
-    if kept is not None and _follow(root, kept) is control:
-        return kept
-    found = _search(root, control)
-    if found is not None:
-        paths[id(control)] = found
-    return found
-
-
-def _follow(root: ft.Control, path: Path) -> Any:
-    node: Any = root
-    for step in path:
-        try:
-            node = node[step] if isinstance(step, int) else getattr(node, step)
-        except (AttributeError, IndexError, TypeError):
-            return None
-    return node
+    if kept is None:
+        kept = _search(root, control)
+        if kept is not None:
+            paths[id(control)] = kept
+    return kept
 
 
 def _search(root: ft.Control, control: ft.Control) -> Path | None:

@@ -13,7 +13,7 @@ from flet.messaging.protocol import ClientAction, decode_ext_from_msgpack
 
 from aegis_app.views.components import outline
 from aegis_app.views.dashboard import DashboardView
-from aegis_app.views.property_patch import Path, plain_patch, send_properties
+from aegis_app.views.property_patch import plain_patch, send_properties
 from tests.aegis_app.pilot import Pilot
 from tests.waiting import wait_for
 
@@ -113,17 +113,31 @@ async def test_a_border_goes_through_flets_diff(signed_in_pilot: Pilot) -> None:
     assert flet_diff(view.layout) == {}
 
 
-async def test_a_kept_place_that_no_longer_holds_is_found_again(signed_in_pilot: Pilot) -> None:
+async def test_after_the_layout_changes_values_still_go_to_their_controls(
+    signed_in_pilot: Pilot,
+) -> None:
+    """The dashboard keeps each control's place between readings; the error text
+    appearing above the figures moves every card, and the next reading must follow."""
     view = await quiet_dashboard(signed_in_pilot)
-    view.updated.value = "Updated 00:00:01"
-    [where] = replacements(plain_patch(view.layout, [view.updated])[0].message())
-    right = where[:-1]
-    paths: dict[int, Path] = {id(view.updated): ["controls", 0]}  # somewhere else
+    card = next(iter(view.cards.values()))
+    view.changes.set(card.text, "value", "### API Slow")
+    view.push()  # its place is now kept
+    view.show_error("Cannot reach the Aegis server.")
+    view.push()
+    view.changes.set(card.text, "value", "### API Down")
     before = len(signed_in_pilot.conn.frames)
-    send_properties(view.layout.page, view.layout, [view.updated], paths)
+    view.push()
     [body] = patch_frames(signed_in_pilot, before)
-    assert replacements(body["patch"]) == {(*right, "value"): "Updated 00:00:01"}
-    assert paths[id(view.updated)] == list(right)
+    [(where, value)] = replacements(body["patch"]).items()
+    assert value == "### API Down"
+    assert follow(view.layout, where[:-1]) is card.text, where
+
+
+def follow(root: ft.Control, path: tuple[Any, ...]) -> Any:
+    node: Any = root
+    for step in path:
+        node = node[step] if isinstance(step, int) else getattr(node, step, None)
+    return node
 
 
 async def test_a_control_the_client_has_not_been_sent_goes_through_flet(

@@ -18,8 +18,8 @@ import pytest
 
 from aegis_app.views.chart_images import SERIES
 from aegis_app.views.components import STATUS_STYLE
-from aegis_app.views.dashboard import OVERALL_MESSAGE, STALE_OPACITY, DashboardView
-from aegis_app.views.live_figures import READINGS
+from aegis_app.views.dashboard import STALE_OPACITY, DashboardView
+from aegis_app.views.live_figures import OVERALL_MESSAGE, READINGS
 from aegis_app.views.sessions import SessionsView
 from backend.models import MetricSample, utcnow
 from backend.services.live_hub import LiveHub
