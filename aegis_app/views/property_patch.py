@@ -49,7 +49,8 @@ class PlainPatch:
         self.operations: list[list[Any]] = []
         self._nodes = 1
 
-    def replace(self, path: Path, name: str, value: Any) -> None:
+    def node(self, path: Path) -> int:
+        """The number of the node at ``path``, added to the tree if new."""
         node = self.tree
         for step in path:
             if len(node) == 1:
@@ -59,7 +60,11 @@ class PlainPatch:
                 child = node[1][step] = [self._nodes]
                 self._nodes += 1
             node = child
-        self.operations.append([REPLACE, node[0], name, value])
+        number: int = node[0]
+        return number
+
+    def replace(self, node: int, name: str, value: Any) -> None:
+        self.operations.append([REPLACE, node, name, value])
 
     def message(self) -> list[Any]:
         return [self.tree, *self.operations]
@@ -109,8 +114,9 @@ def plain_patch(
         if recorded is None or path is None:
             by_flet.append(control)
             continue
+        node = patch.node(path)
         for name in recorded:
-            patch.replace(path, name, getattr(control, name))
+            patch.replace(node, name, getattr(control, name))
         sent.append(recorded)
     return patch, sent, by_flet
 
