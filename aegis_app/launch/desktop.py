@@ -185,6 +185,7 @@ def load_window_modules() -> type[WindowLifecycle]:
     from flet.messaging.flet_socket_server import FletSocketServer
 
     from aegis_app.launch.flet_diff_patch import (
+        remember_root_fields,
         skip_eager_debug_formatting,
         skip_eager_send_logging,
     )
@@ -192,6 +193,7 @@ def load_window_modules() -> type[WindowLifecycle]:
 
     skip_eager_debug_formatting()
     skip_eager_send_logging(FletSocketServer)
+    remember_root_fields()
     log.info("Flet imported (%s)", since_start())
     return WindowLifecycle
 

@@ -1,5 +1,6 @@
 """Flet 0.82.2's diff and its connections' ``send_message`` build debug messages they
-throw away; both targets stop that here.
+throw away, and its encoder looks up each field's first declaring class again for every
+control it sends (:func:`remember_root_fields`); both targets stop that here.
 
 ``flet.controls.object_patch.DiffBuilder`` logs with f-strings, e.g.
 ``logger.debug(f"\\n_compare_lists: {path} {src} {dst}")``. Python builds an f-string
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flet.controls import object_patch
+from flet.messaging import protocol
 
 log = logging.getLogger("aegis.flet_patches")
 
@@ -208,3 +210,21 @@ def skip_eager_send_logging(connection: type) -> int:
     if statements:
         connection.send_message = _choose(method, quiet, SEND_LOGGER_NAME)  # type: ignore[attr-defined]
     return len(statements)
+
+
+def remember_root_fields() -> None:
+    """Idempotent: Flet's encoder remembers which base class declared each field.
+
+    For every field of every control it sends, ``encode_object_for_msgpack`` asks
+    ``protocol._get_root_dataclass_field`` which class first declared it (for the
+    field's default), and that walks the class's whole MRO: about 50 fields times 10
+    classes per control, on every full send (a new session's page, a change of
+    structure): 7 % of the CPU of opening dashboards. The answer depends on the class
+    alone, and classes do not change, so it is kept.
+    """
+    original = protocol._get_root_dataclass_field
+    if getattr(original, PATCHED_MARK, False):
+        return
+    remembered = functools.cache(original)
+    setattr(remembered, PATCHED_MARK, True)
+    protocol._get_root_dataclass_field = remembered

@@ -45,7 +45,9 @@
 8. Flet's diff formats debug f-strings it throws away (the repr of whole control
    subtrees, on every update), and so does ``FletApp.send_message`` (the repr of every
    message). The desktop diffs and sends too and has no flet-web, so that patch lives in
-   ``flet_diff_patch``; :func:`mount_flet` applies it for the web target.
+   ``flet_diff_patch``; :func:`mount_flet` applies it for the web target, with
+   ``remember_root_fields`` (the encoder walked each control's class hierarchy for
+   every field it sent).
 9. Text typed into a field before Flutter's web engine listens to it was dropped (a
    fill then Enter at once, keys right after a click): ``early_typing`` adds a script
    to ``index.html`` that gives it to the engine once it listens.
@@ -72,7 +74,11 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocketDisconnect
 
 from aegis_app.launch.early_typing import keep_early_typing
-from aegis_app.launch.flet_diff_patch import skip_eager_debug_formatting, skip_eager_send_logging
+from aegis_app.launch.flet_diff_patch import (
+    remember_root_fields,
+    skip_eager_debug_formatting,
+    skip_eager_send_logging,
+)
 
 WEBSOCKET_PATH_ATTRIBUTE = "_FletStaticFiles__websocket_endpoint_path"
 FLET_APP_SESSION_ATTRIBUTE = "_FletApp__session"
@@ -308,6 +314,7 @@ def mount_flet(
     fail_client_calls_without_a_client()
     redact_flet_session_ids()
     skip_eager_debug_formatting()
+    remember_root_fields()
     keep_early_typing()
     app: ASGIApp = wrap(flet_app) if wrap is not None else flet_app
     outer.mount(mount_path, app, name="dashboard")

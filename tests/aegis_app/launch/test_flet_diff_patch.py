@@ -11,6 +11,7 @@ The refreshes run on the dashboard-sized tree of ``bench/flet_diff.py`` in a rea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import itertools
 import json
@@ -26,6 +27,7 @@ import flet_charts as fch
 import pytest
 from flet.controls import object_patch
 from flet.controls.id_counter import ControlId
+from flet.messaging import protocol
 from flet.messaging.flet_socket_server import FletSocketServer
 from flet.messaging.protocol import ClientAction, ClientMessage
 from flet_web.fastapi.flet_app import FletApp
@@ -34,6 +36,7 @@ from aegis_app.launch.flet_diff_patch import (
     PATCHED_MARK,
     SEND_LOGGER_NAME,
     eager_debug_statements,
+    remember_root_fields,
     skip_eager_debug_formatting,
     skip_eager_send_logging,
     without_eager_debug,
@@ -266,3 +269,21 @@ def test_with_debug_logging_on_send_message_still_logs(
         patched(instance, message)
     assert any("send_message: " in r.getMessage() for r in caplog.records)
     assert len(queue.frames) == 1
+
+
+def test_the_encoder_remembers_each_fields_declaring_class() -> None:
+    """Same answers as Flet's lookup, for every field of the controls we send; and the
+    encoder still calls it by its module-global name (else the patch does nothing)."""
+    original: Callable[[type, str], Any] = inspect.unwrap(protocol._get_root_dataclass_field)
+    remember_root_fields()
+    remember_root_fields()
+    remembered: Callable[[type, str], Any] = protocol._get_root_dataclass_field
+    assert getattr(remembered, PATCHED_MARK, False)
+    assert inspect.unwrap(remembered) is original, "wrapped once"
+    kinds = [ft.Text, ft.Markdown, ft.Image, ft.Container, ft.Column, ft.ResponsiveRow]
+    kinds += [ft.NavigationRail, ft.AppBar, ft.OutlinedButton, ft.Icon, ft.TextField]
+    for kind in kinds:
+        for field in dataclasses.fields(kind):
+            assert remembered(kind, field.name) is original(kind, field.name), field.name
+    encoder = protocol.configure_encode_object_for_msgpack(ft.BaseControl)  # type: ignore[no-untyped-call]  # Flet's, untyped
+    assert "_get_root_dataclass_field" in encoder.__code__.co_names
