@@ -75,7 +75,9 @@ class DashboardView(BaseView):
         """Built at the first outage: most dashboards never show one."""
         self.status_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)
         self.banner_shown: BannerFigure | None = None
-        self.cards: dict[str, ComponentCard] = {}
+        # The cards of the components the newest reading had: the first reading then
+        # only sets their words, where building them would send the whole view again.
+        self.cards = {name: ComponentCard() for name in READINGS.component_names()}
         self.chart_instance: str | None = None
         """The instance whose figures the viewer picked; None: the server's choice."""
         self.chart_source = ft.Text("", color=ft.Colors.ON_SURFACE_VARIANT, size=12)

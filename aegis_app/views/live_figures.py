@@ -171,6 +171,13 @@ class ReadingCache:
                 self._entries.popitem(last=False)
         return reading
 
+    def component_names(self) -> list[str]:
+        """The components of the newest reading decoded here (none yet: empty)."""
+        if not self._entries:
+            return []
+        newest = next(reversed(self._entries.values()))
+        return [figure.name for figure in newest.components]
+
 
 READINGS = ReadingCache()
 """The process's one cache: every session of a web process shares it."""

@@ -147,6 +147,18 @@ async def test_a_dark_theme_gets_the_dark_drawing(dashboard: Pilot) -> None:
 # -- live ----------------------------------------------------------------------------
 
 
+async def test_a_dashboard_opened_after_a_reading_has_its_cards_at_once(
+    dashboard: Pilot, make_pilot: MakePilot, ada: tuple[dict[str, Any], str]
+) -> None:
+    second = await make_pilot("/", token=ada[1])
+    view = second.view_as(DashboardView)
+    built = list(view.cards.values())
+    assert list(view.cards) == COMPONENTS
+    await shown(second)
+    assert list(view.cards.values()) == built, "the first reading rebuilt the cards"
+    assert all(card.text.value for card in built), "a card without its words"
+
+
 async def test_readings_are_pushed_and_set_values_without_rebuilding(dashboard: Pilot) -> None:
     pilot = dashboard
     view = pilot.view_as(DashboardView)
