@@ -187,10 +187,11 @@ class DashboardView(BaseView):
         """Send what changed: the changed values in one message, or the view after a
         change of structure. Never the shell around it."""
         changes, self.changes = self.changes, Changes()
+        # Only while the view is on the page: on_enter (which starts the feed) runs once
+        # it is placed, and on_leave marks it left before it is taken off.
         if self.left:
             return
-        # RuntimeError: the view is not on the page (not mounted yet).
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError):  # a Flet refusal loses one push, not the feed
             if changes.structure:
                 self.paths.clear()  # controls moved, or were replaced
                 self.page.update(self.body)
@@ -233,9 +234,8 @@ class DashboardView(BaseView):
     def _show_status(self, banner: BannerFigure, components: tuple[ComponentFigure, ...]) -> None:
         changes = self.changes
         if banner != self.banner_shown:
-            if self.banner_shown is None or banner.color != self.banner_shown.color:
-                self.banner.border = outline(banner.color)
             self.banner_shown = banner
+            changes.set(self.banner, "border", outline(banner.color))
             changes.set(self.banner, "bgcolor", banner.tint)
             changes.set(self.banner_icon, "icon", banner.icon)
             changes.set(self.banner_icon, "color", banner.color)
