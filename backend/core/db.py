@@ -11,10 +11,11 @@ from __future__ import annotations
 import ast
 import logging
 import math
+import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,19 +49,27 @@ def make_engine(url: str, *, timeout_seconds: float = DEFAULT_DATABASE_TIMEOUT_S
     good. That case is bounded per request by :class:`backend.core.deadline.RequestDeadline`.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = make_url(url).database or ""
+        in_memory = path in ("", ":memory:")
+        if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # No pool: a request holds its connection across thread hops (dependency, route,
-        # teardown) without holding a thread, so with a bounded pool every worker thread
-        # could end up waiting for a connection held by a request waiting for a thread.
-        # That locked the server at ~100 live dashboards. Opening a SQLite file is cheap.
         engine = create_engine(
             url,
-            poolclass=NullPool,
+            # Never waits for a connection: a request holds its connection across thread
+            # hops (dependency, route, teardown) without holding a thread, so with a
+            # bounded pool every worker thread could end up waiting for a connection held
+            # by a request waiting for a thread. That locked the server at ~100 live
+            # dashboards. Unbounded overflow cannot; the pool only keeps a few idle ones,
+            # so a request does not pay for opening the file and its PRAGMAs (about a
+            # tenth of the CPU of opening a dashboard).
+            poolclass=NullPool if in_memory else QueuePool,
+            **({} if in_memory else {"pool_size": SQLITE_IDLE_CONNECTIONS, "max_overflow": -1}),
             connect_args={"check_same_thread": False, "timeout": timeout_seconds},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not in_memory:
+            event.listen(engine, "connect", _remember_file(path))
+            event.listen(engine, "checkout", _still_the_same_file(path))
         return engine
     # Room for every worker thread (anyio's default limit is 40) plus the scheduler.
     return create_engine(
@@ -89,6 +98,41 @@ def _postgresql_timeouts(
     if "connect_timeout" not in parsed.query:
         timeouts["connect_timeout"] = max(1, math.ceil(timeout_seconds))
     return timeouts
+
+
+SQLITE_IDLE_CONNECTIONS = 8
+"""How many open SQLite connections the pool keeps between requests."""
+_FILE = "aegis_file"
+"""Where a pooled SQLite connection's record keeps the (device, inode) it opened."""
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def _remember_file(path: str) -> Callable[[Any, Any], None]:
+    def remember(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FILE] = _file_identity(path)
+
+    return remember
+
+
+def _still_the_same_file(path: str) -> Callable[[Any, Any, Any], None]:
+    """A pooled connection keeps the file it opened, even once that file is moved,
+    replaced (a backup restored) or deleted. Each checkout checks that the path still
+    names that file (one ``stat``). Otherwise every pooled connection is closed (they
+    would share the path's ``-wal`` and ``-shm`` files with the new one) and the path is
+    opened again, as a connection per request would: the request sees what is there now."""
+
+    def check(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get(_FILE) != _file_identity(path):
+            raise sa_exc.InvalidatePoolError(f"{path} is no longer the file it opened")
+
+    return check
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
