@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.core.config import Settings
@@ -60,7 +60,12 @@ def issue_sign_in_session(
 
 def resolve_sign_in_session(db: Session, settings: Settings, token: str) -> SignInSession | None:
     """The live session for a token, or None. Expired sessions are deleted on sight."""
-    row = db.scalar(select(SignInSession).where(SignInSession.token_hash == hash_token(token)))
+    # The user comes in the same query: every caller reads it (is_active, the role).
+    row = db.scalar(
+        select(SignInSession)
+        .options(joinedload(SignInSession.user))
+        .where(SignInSession.token_hash == hash_token(token))
+    )
     if row is None:
         return None
     now = utcnow()
