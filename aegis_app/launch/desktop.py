@@ -189,11 +189,13 @@ def load_window_modules() -> type[WindowLifecycle]:
         skip_eager_debug_formatting,
         skip_eager_send_logging,
     )
+    from aegis_app.launch.flet_hints_patch import remember_type_hints
     from aegis_app.launch.window_lifecycle import WindowLifecycle
 
     skip_eager_debug_formatting()
     skip_eager_send_logging(FletSocketServer)
     remember_root_fields()
+    remember_type_hints()
     log.info("Flet imported (%s)", since_start())
     return WindowLifecycle
 

@@ -47,7 +47,8 @@
    message). The desktop diffs and sends too and has no flet-web, so that patch lives in
    ``flet_diff_patch``; :func:`mount_flet` applies it for the web target, with
    ``remember_root_fields`` (the encoder walked each control's class hierarchy for
-   every field it sent).
+   every field it sent). ``flet_hints_patch.remember_type_hints`` keeps each control
+   class's type hints, which Flet worked out again for every message from the client.
 9. Text typed into a field before Flutter's web engine listens to it was dropped (a
    fill then Enter at once, keys right after a click): ``early_typing`` adds a script
    to ``index.html`` that gives it to the engine once it listens.
@@ -79,6 +80,7 @@ from aegis_app.launch.flet_diff_patch import (
     skip_eager_debug_formatting,
     skip_eager_send_logging,
 )
+from aegis_app.launch.flet_hints_patch import remember_type_hints
 
 WEBSOCKET_PATH_ATTRIBUTE = "_FletStaticFiles__websocket_endpoint_path"
 FLET_APP_SESSION_ATTRIBUTE = "_FletApp__session"
@@ -315,6 +317,7 @@ def mount_flet(
     redact_flet_session_ids()
     skip_eager_debug_formatting()
     remember_root_fields()
+    remember_type_hints()
     keep_early_typing()
     app: ASGIApp = wrap(flet_app) if wrap is not None else flet_app
     outer.mount(mount_path, app, name="dashboard")

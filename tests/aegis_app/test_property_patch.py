@@ -154,3 +154,21 @@ async def test_a_control_the_client_has_not_been_sent_goes_through_flet(
     [body] = patch_frames(signed_in_pilot, before)
     assert body["id"] == view.figures._i
     assert "newer" in str(body["patch"])
+
+
+async def test_the_page_title_as_flets_page_diff_sends_it(signed_in_pilot: Pilot) -> None:
+    """A click's first answer: the window's title, rooted at the page itself."""
+    page = (await quiet_dashboard(signed_in_pilot)).layout.page
+    assert isinstance(page, ft.Page)
+    page.title = "Sessions · Aegis"
+    patch, _, by_flet = plain_patch(page, [page])
+    assert by_flet == []
+    assert replacements(patch.message()) == {("title",): "Sessions · Aegis"}
+    before = len(signed_in_pilot.conn.frames)
+    send_properties(page, page, [page])
+    [body] = patch_frames(signed_in_pilot, before)
+    assert body["id"] == page._i
+    assert replacements(body["patch"]) == {("title",): "Sessions · Aegis"}
+    assert flet_diff(page) == {}, "Flet would send it again"
+    page.title = "Users · Aegis"
+    assert flet_diff(page) == {("title",): "Users · Aegis"}, "Flet's own shape"
