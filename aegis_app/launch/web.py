@@ -9,6 +9,7 @@ reads from the WebSocket handshake after a refresh or a server restart.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -230,6 +231,11 @@ def serve(
         log_config=None,
     )
     server = DrainingServer(config, drain, before_shutdown=[partial(end_live_streams, app)])
+    # What start-up built (modules, classes, the apps) lives as long as the process:
+    # out of the collector's view, the full collections that come while sessions open
+    # no longer walk it each time.
+    gc.collect()
+    gc.freeze()
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run does
         server.run()
     if not server.started:  # the port was taken, or the lifespan failed: said in the log
