@@ -6,7 +6,7 @@ SIGUSR1 starts tracemalloc (so start-up and imports are not traced, and tracing 
 nothing until then) and then writes ``tracing`` into that directory; each SIGUSR2
 writes ``snapshot-<n>.pickle`` (a tracemalloc snapshot) and ``objects-<n>.json`` (live
 objects counted by type, for Flet's and the app's own types) there, each renamed into
-place once complete.
+place once complete, after a full collection (else unreachable cycles count too).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ if _OUT:
     def _snapshot(_signal: int, _frame: FrameType | None) -> None:
         out, n = Path(str(_OUT)), _taken[0]
         _taken[0] += 1
+        gc.collect()  # what the sessions hold, not garbage waiting for a collection
         counts: dict[str, int] = {}
         for obj in gc.get_objects():
             kind = type(obj)
