@@ -7,9 +7,9 @@ each keystroke) goes through ``flet.utils.object_model.patch_dataclass``, which 
 its MRO evaluated again, 0.1-0.4 ms per message here. Every event then goes through
 ``get_event_field_type`` (``base_control._trigger_event``), which merges the MRO's
 annotations and evaluates the handler's type again: 0.15-0.35 ms. A rail click is both:
-about 0.6 ms of the 1.5 ms between its message's arrival and the first answer sent
-(issue 10's quiet-click goal is 1.5 ms in all). Events with data (``from_dict``) ask
-for their event class's hints too.
+about 0.6 ms of the 2.7 ms (median) between its first frame reaching the server and its
+first answer going out (issue 10's quiet-click goal is 1.5 ms at the client). Events
+with data (``from_dict``) ask for their event class's hints too.
 
 The answers depend on the class alone, and classes do not change once defined, so
 each is kept per class (and per handler name) after it is first worked out. A lookup
