@@ -13,9 +13,17 @@ from pathlib import Path
 
 BENCHES = ["web_sessions", "flet_diff", "desktop_start", "bundle"]
 RESULTS = Path(__file__).resolve().parent / "results"
+USAGE = f"usage: python -m bench [name ...]\n  names: {', '.join(BENCHES)} (all of them by default)"
 
 
 def main(names: list[str]) -> int:
+    if any(name in ("-h", "--help") for name in names):
+        print(USAGE)
+        return 0
+    unknown = [name for name in names if name not in BENCHES]
+    if unknown:
+        print(f"no such bench: {', '.join(unknown)}\n{USAGE}", file=sys.stderr)
+        return 2
     RESULTS.mkdir(exist_ok=True)
     for name in names or BENCHES:
         print(f"== {name}", flush=True)

@@ -282,7 +282,13 @@ def run_aegis_only() -> dict[str, Any]:
     print(f"Aegis from the {described}; load average {load_average()}")
     figures = asyncio.run(measure_aegis(source))
     figures["aegis_source"] = described
+    say(
+        f"Aegis: quiet click p50 {figures.get('quiet_click_p50_ms', float('nan')):.2f} ms,"
+        f" p99 {figures.get('quiet_click_p99_ms', float('nan')):.2f} ms"
+        f" ({figures.get('quiet_clicks', 0)} clicks, one tab open)"
+    )
     name = described.replace(" ", "-")
+    WORK.mkdir(parents=True, exist_ok=True)
     (WORK / f"aegis-{name}.json").write_text(json.dumps(figures, indent=1) + "\n")
     return figures
 
