@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from backend.api.problems import SERVER_ERROR, FieldProblem, Problem, ValidationProblem
-from backend.core.db import DATABASE_RETRY_AFTER_SECONDS, OutageLog, database_unavailable
+from backend.core.db_errors import DATABASE_RETRY_AFTER_SECONDS, OutageLog, database_unavailable
 from backend.services.scheduler import describe_error
 
 log = logging.getLogger("aegis.api")

@@ -36,7 +36,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.config import API_PREFIX
-from backend.core.db import DATABASE_RETRY_AFTER_SECONDS, OutageLog
+from backend.core.db_errors import DATABASE_RETRY_AFTER_SECONDS, OutageLog
 from backend.core.guards import json_error_messages
 
 log = logging.getLogger("aegis.api")

@@ -35,7 +35,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
-from backend.core.db import database_unavailable
+from backend.core.db_errors import database_unavailable
 from backend.models import utcnow
 from backend.services import audit, metrics, throttle
 from backend.services.handoff import CookieHandoffStore

@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from backend.core.db import (
+from backend.core.db import make_engine
+from backend.core.db_errors import (
     DATABASE_BUSY,
     DATABASE_UNREACHABLE,
     OutageLog,
     database_unavailable,
-    make_engine,
 )
 from backend.services.scheduler import OUTAGE_RETRY_MAX_SECONDS, Job
 from tests.backend.live_server import live_server

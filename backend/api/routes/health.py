@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from backend.api.errors import database_unavailable_answer
-from backend.core.db import DATABASE_UNREACHABLE, database_unavailable
+from backend.core.db_errors import DATABASE_UNREACHABLE, database_unavailable
 
 router = APIRouter(tags=["health"])
 

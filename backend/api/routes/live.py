@@ -27,7 +27,7 @@ from backend.api.bounds import KeyText
 from backend.api.deps import get_current_sign_in_session
 from backend.api.problems import SIGNED_IN
 from backend.api.routes.system import build_metrics, build_status
-from backend.core.db import database_unavailable
+from backend.core.db_errors import database_unavailable
 from backend.services.live_hub import Batch, Choice, Computation, LiveHub
 from backend.services.sessions import live_session_ids
 
