@@ -99,17 +99,47 @@ async def test_one_message_and_nothing_left_for_flet_to_send(signed_in_pilot: Pi
     assert flet_diff(view.layout) == {}, "Flet would send the same values again"
 
 
-async def test_a_border_goes_through_flets_diff(signed_in_pilot: Pilot) -> None:
+async def test_a_new_border_is_the_replace_flets_diff_makes(signed_in_pilot: Pilot) -> None:
+    view = await quiet_dashboard(signed_in_pilot)
+    card = next(iter(view.cards.values()))
+    view.banner.border = outline(ft.Colors.RED)
+    card.control.border = outline(ft.Colors.AMBER)
+    card.control.bgcolor = ft.Colors.AMBER_50
+    view.banner_text.value = "Down. Something is wrong."
+    changed = [view.banner, card.control, view.banner_text]
+    patch, _, by_flet = plain_patch(view.layout, changed)
+    assert by_flet == []
+    ours = replacements(patch.message())
+    assert "Down. Something is wrong." in ours.values()
+    assert outline(ft.Colors.RED) in ours.values() and outline(ft.Colors.AMBER) in ours.values()
+    assert ours == flet_diff(view.layout)
+
+
+async def test_a_border_goes_in_the_one_message_and_flet_keeps_it(
+    signed_in_pilot: Pilot,
+) -> None:
     view = await quiet_dashboard(signed_in_pilot)
     view.banner.border = outline(ft.Colors.RED)
     view.banner_text.value = "Down. Something is wrong."
     before = len(signed_in_pilot.conn.frames)
     send_properties(view.layout.page, view.layout, [view.banner, view.banner_text])
-    ours, flets = patch_frames(signed_in_pilot, before)
-    assert ours["id"] == view.layout._i
-    assert list(replacements(ours["patch"]).values()) == ["Down. Something is wrong."]
-    assert flets["id"] == view.banner._i
-    assert "border" in str(flets["patch"])
+    [body] = patch_frames(signed_in_pilot, before)
+    assert body["id"] == view.layout._i
+    sent = replacements(body["patch"])
+    [border] = [value for path, value in sent.items() if path[-1] == "border"]
+    # As Flet's encoder writes a border: each side's colour and width.
+    assert border["top"]["color"] == ft.Colors.RED.value and border["top"]["width"] == 1
+    assert "Down. Something is wrong." in sent.values()
+    assert flet_diff(view.layout) == {}, "Flet would send the border again"
+    # The border its next diff compares with is the new one, as after Flet's own update.
+    card = next(iter(view.cards.values()))
+    card.control.border = outline(ft.Colors.AMBER)
+    view.page.update(card.control)
+    assert getattr(card.control, "__prev_classes")["border"] is outline(ft.Colors.AMBER)
+    assert getattr(view.banner, "__prev_classes")["border"] is outline(ft.Colors.RED)
+    # Taken off again, and a later diff of the whole view finds nothing to send.
+    view.banner.border = None
+    send_properties(view.layout.page, view.layout, [view.banner])
     assert flet_diff(view.layout) == {}
 
 

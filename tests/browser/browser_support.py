@@ -129,18 +129,24 @@ def wait_for_text(page: Page, pattern: str, timeout: float = UI_TIMEOUT_MS) -> s
 
 def pixel(page: Page, png: bytes, x: int, y: int) -> tuple[int, int, int]:
     """The colour of one pixel of a screenshot, decoded by the browser itself."""
-    rgb: list[int] = page.evaluate(
-        """async ([data, x, y]) => {
+    [rgb] = pixel_row(page, png, y, x, x + 1)
+    return rgb
+
+
+def pixel_row(page: Page, png: bytes, y: int, x_from: int, x_to: int) -> list[tuple[int, int, int]]:
+    """The colours of the pixels ``x_from`` to ``x_to`` (excluded) of row ``y``."""
+    data: list[int] = page.evaluate(
+        """async ([data, x, y, width]) => {
             const blob = await (await fetch("data:image/png;base64," + data)).blob();
             const bitmap = await createImageBitmap(blob);
             const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
             const context = canvas.getContext("2d");
             context.drawImage(bitmap, 0, 0);
-            return [...context.getImageData(x, y, 1, 1).data.slice(0, 3)];
+            return [...context.getImageData(x, y, width, 1).data];
         }""",
-        [base64.b64encode(png).decode(), x, y],
+        [base64.b64encode(png).decode(), x_from, y, x_to - x_from],
     )
-    return rgb[0], rgb[1], rgb[2]
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 4)]
 
 
 def brightness(rgb: tuple[int, int, int]) -> float:

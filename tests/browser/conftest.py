@@ -316,8 +316,13 @@ def wait_for_form(page: Page, first_label: str) -> None:
 
 
 def screenshot(page: Page, path: Path) -> None:
-    """Save what the page shows once it is drawn and still: Flutter paints a frame after
-    the semantics tree that assertions read, and the last click's hover fades out."""
+    """Save what the page shows once it is drawn and still (see :func:`still_screenshot`)."""
+    path.write_bytes(still_screenshot(page, path.name))
+
+
+def still_screenshot(page: Page, what: str = "the page") -> bytes:
+    """What the page shows once it is drawn and still: Flutter paints a frame after the
+    semantics tree that assertions read, and the last click's hover fades out."""
     page.mouse.move(0, VIEWPORT["height"] - 1)  # no hover highlight from the last click
     shots = [b""]
 
@@ -325,8 +330,8 @@ def screenshot(page: Page, path: Path) -> None:
         shots.append(page.screenshot())
         return shots[-1] == shots[-2] and not is_blank(shots[-1])
 
-    wait_until(drawn_and_still, UI_TIMEOUT_MS / 1000, what=f"a drawn, still page for {path.name}")
-    path.write_bytes(shots[-1])
+    wait_until(drawn_and_still, UI_TIMEOUT_MS / 1000, what=f"a drawn, still page for {what}")
+    return shots[-1]
 
 
 def is_blank(png: bytes) -> bool:
