@@ -44,6 +44,7 @@ VALUE_DATACLASSES = (ft.Border,)
 """Dataclass values sent whole, as Flet's diff sends a new object: sides of a colour and
 a width, with no control inside. Flet's msgpack encoder writes them, as it does for its
 diff."""
+SENT_AS_THEY_ARE = PLAIN_TYPES + VALUE_DATACLASSES
 PREVIOUS_VALUES = ("__prev_lists", "__prev_dicts", "__prev_classes")
 """Where Flet's encoder and diff keep the last sent list, dict and dataclass of each
 property, to compare the next diff with (the dataclasses' last)."""
@@ -161,13 +162,9 @@ def _plain_changes(control: ft.Control) -> dict[str, Any] | None:
         return None  # not sent yet, or only changed inside its lists: Flet's diff finds out
     for name in recorded:
         # Event handlers go over the wire as "has a handler", which Flet's diff works out.
-        if name.startswith("on_") or not _sent_as_it_is(getattr(control, name)):
+        if name.startswith("on_") or not isinstance(getattr(control, name), SENT_AS_THEY_ARE):
             return None
     return recorded
-
-
-def _sent_as_it_is(value: Any) -> bool:
-    return isinstance(value, PLAIN_TYPES) or type(value) in VALUE_DATACLASSES
 
 
 def _path(root: ft.Control, control: ft.Control, paths: dict[int, Path]) -> Path | None:
