@@ -1,14 +1,15 @@
 """A status changing colour on an open dashboard, in a real browser.
 
-The host's CPU is kept busy by three spinning processes until the live feed reports
-the host "Degraded" (over 90 % CPU); then they stop and it turns back to "Healthy". The
-banner's and the Host card's borders and tints follow in Chromium: the borders are the
-values ``property_patch`` sends whole, as Flet's diff would. Screenshots in
-``test-artifacts/``.
+The host's CPU is kept busy by spinning processes (one more than its cores) until the
+live feed reports the host "Degraded" (over 90 % CPU); then they stop and it turns back
+to "Healthy". The banner's and the Host card's borders and tints follow in Chromium: the
+borders are the values ``property_patch`` sends whole, as Flet's diff would.
+Screenshots in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,8 +36,9 @@ LIVE_FEED_TIMEOUT_MS = 30_000
 
 
 @contextmanager
-def busy_cpus(count: int = 3) -> Iterator[None]:
-    """More spinning processes than this machine's 2 cores: the host reads 100 % CPU."""
+def busy_cpus() -> Iterator[None]:
+    """More spinning processes than the machine has cores: the host reads 100 % CPU."""
+    count = (os.cpu_count() or 1) + 1
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     try:
         yield
